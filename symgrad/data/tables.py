@@ -1,0 +1,138 @@
+"""User data from CSV files, the Dataset container, and seeded train/validation/test splits."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import SymgradError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Inputs and integer class labels.
+
+    Attributes:
+        x: (n, d) float64 inputs in the user's raw units.
+        y: (n,) int labels in 0..n_classes-1.
+        feature_names: d names, valid Python identifiers (formulas are written in them).
+        n_classes: number of classes (2 for binary).
+        class_names: original label values, index = class id.
+        truth: the known concept as a formula string, for built-in concepts; else None.
+        threshold: the known concept's threshold (decision boundary {truth = threshold}).
+        low, high: (d,) sampling domain of built-in concepts; else None.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    n_classes: int
+    class_names: tuple[str, ...] = ()
+    truth: str | None = None
+    threshold: float | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def take(self, index: np.ndarray) -> "Dataset":
+        from dataclasses import replace
+
+        return replace(self, x=self.x[index], y=self.y[index])
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Dataset
+    validation: Dataset
+    test: Dataset
+
+
+def split_dataset(data: Dataset, *, fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int) -> Split:
+    """Shuffle with ``seed`` and cut into train / validation / test by ``fractions``."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data.y))
+    n_train = int(round(fractions[0] * len(order)))
+    n_val = int(round(fractions[1] * len(order)))
+    if n_train < 2 or n_val < 1 or len(order) - n_train - n_val < 1:
+        raise SymgradError(f"data has {len(order)} rows, too few to split into train/validation/test by {tuple(fractions)}")
+    return Split(data.take(order[:n_train]), data.take(order[n_train:n_train + n_val]),
+                 data.take(order[n_train + n_val:]))
+
+
+def identifier(name: str) -> str:
+    """A valid Python identifier made from a column header ("petal length" -> "petal_length")."""
+    text = re.sub(r"\W+", "_", name.strip()).strip("_") or "x"
+    return f"x_{text}" if text[0].isdigit() else text
+
+
+def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = None) -> Dataset:
+    """Read a CSV file with a header row into a Dataset.
+
+    Args:
+        path: the file.
+        label: name of the label column (any values; each distinct value is a class).
+        features: feature columns in order; default = every column except ``label``.
+
+    Raises:
+        SymgradError: missing file or column, non-numeric or missing values, fewer than 2 classes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SymgradError(f"data.path {str(path)!r} is not a file; give the path of a CSV file with a header row")
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise SymgradError(f"data file {str(path)!r} has no data rows below its header")
+    header = [h.strip() for h in rows[0]]
+    if label not in header:
+        raise SymgradError(f"data.label {label!r} is not a column of {path.name}; columns are {header}")
+    columns = list(features) if features else [h for h in header if h != label]
+    for name in columns:
+        if name not in header:
+            raise SymgradError(f"data.features names {name!r}, which is not a column of {path.name}; columns are {header}")
+        if name == label:
+            raise SymgradError(f"data.features contains the label column {label!r}; features must be other columns")
+    if not columns:
+        raise SymgradError(f"data file {path.name} has no feature columns besides the label {label!r}")
+    index = {h: i for i, h in enumerate(header)}
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    x = np.empty((len(body), len(columns)))
+    for row_number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise SymgradError(f"{path.name} line {row_number} has {len(row)} fields but the header has {len(header)}")
+        for j, name in enumerate(columns):
+            cell = row[index[name]].strip()
+            try:
+                value = float(cell)
+            except ValueError:
+                raise SymgradError(f"column {name!r} of {path.name} has the non-numeric value {cell!r} on line {row_number}; feature columns must be numbers") from None
+            if not np.isfinite(value):
+                raise SymgradError(f"column {name!r} of {path.name} has a missing or non-finite value ({cell!r}) on line {row_number}; remove or impute such rows first")
+            x[row_number - 2, j] = value
+    raw_labels = [row[index[label]].strip() for row in body]
+    if any(v == "" or v.lower() == "nan" for v in raw_labels):
+        raise SymgradError(f"label column {label!r} of {path.name} has missing values; every row needs a label")
+    classes = sorted(set(raw_labels), key=_label_sort_key)
+    if len(classes) < 2:
+        raise SymgradError(f"label column {label!r} of {path.name} has only the value {classes}; a classifier needs at least 2 classes")
+    lookup = {c: i for i, c in enumerate(classes)}
+    names = tuple(identifier(c) for c in columns)
+    if len(set(names)) != len(names):
+        raise SymgradError(f"feature columns {columns} give duplicate formula names {names}; rename the columns")
+    return Dataset(x=x, y=np.array([lookup[v] for v in raw_labels], dtype=np.int32), feature_names=names,
+                   n_classes=len(classes), class_names=tuple(classes))
+
+
+def _label_sort_key(value: str):
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)

@@ -1,0 +1,201 @@
+"""The classifier: an MLP as plain dense layers plus input standardisation, saved without pickle.
+
+Training uses a Flax nnx module (``symgrad.train``); the trained network is then held as
+``Classifier``, a plain list of (weight, bias) arrays, so that networks trained elsewhere
+(scikit-learn ``coefs_``/``intercepts_``, PyTorch ``state_dict`` tensors, NumPy arrays) can be
+imported with ``Classifier.from_arrays`` and interpreted the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .errors import SymgradError
+
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "elu": jax.nn.elu,
+    "silu": jax.nn.silu,
+    "tanh": jnp.tanh,
+    "gelu": jax.nn.gelu,
+}
+
+FORMAT_VERSION = 1
+
+
+def _batched(point_fn):
+    return jax.jit(jax.vmap(point_fn))
+
+
+def check_activation(name: str) -> str:
+    if name not in ACTIVATIONS:
+        raise SymgradError(f"activation {name!r} is not supported; choose one of {sorted(ACTIVATIONS)}")
+    return name
+
+
+class MLP(nnx.Module):
+    """Fully connected network used for training: ``hidden`` layers, then ``n_out`` logits."""
+
+    def __init__(self, n_in: int, hidden: Sequence[int], n_out: int, activation: str, *, rngs: nnx.Rngs):
+        sizes = [n_in, *hidden]
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.head = nnx.Linear(sizes[-1], n_out, rngs=rngs)
+        self.activation = activation
+
+    def __call__(self, z: jax.Array) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        for layer in self.layers:
+            z = act(layer(z))
+        return self.head(z)
+
+    def dense_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(weight (in, out), bias (out,)) for every layer, head last."""
+        return [(np.asarray(l.kernel[...]), np.asarray(l.bias[...])) for l in (*self.layers, self.head)]
+
+
+def forward(layers: Sequence[tuple[jax.Array, jax.Array]], activation: str, z: jax.Array,
+            ) -> tuple[jax.Array, list[jax.Array], list[jax.Array]]:
+    """Pure forward pass on standardised inputs.
+
+    Args:
+        layers: (weight (in, out), bias (out,)) pairs; the last one is the logit head.
+        activation: a key of ``ACTIVATIONS``.
+        z: (..., d) standardised inputs.
+
+    Returns:
+        logits (..., n_out), pre-activations and post-activations of every hidden layer.
+    """
+    act = ACTIVATIONS[activation]
+    pre, post = [], []
+    for weight, bias in layers[:-1]:
+        a = z @ weight + bias
+        z = act(a)
+        pre.append(a)
+        post.append(z)
+    weight, bias = layers[-1]
+    return z @ weight + bias, pre, post
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained MLP classifier over raw inputs.
+
+    Attributes:
+        layers: (weight (in, out), bias (out,)) float32 pairs; last = logit head.
+        activation: hidden activation name.
+        mean, scale: (d,) standardisation, z = (x - mean) / scale.
+        feature_names: d input names.
+        n_classes: 2 means one logit (class 1 vs 0); otherwise one logit per class.
+        class_names: label values by class id.
+    """
+
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    activation: str
+    mean: np.ndarray
+    scale: np.ndarray
+    feature_names: tuple[str, ...]
+    n_classes: int
+    class_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_arrays(cls, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *, activation: str,
+                    feature_names: Sequence[str], n_classes: int, mean: np.ndarray | None = None,
+                    scale: np.ndarray | None = None, class_names: Sequence[str] = ()) -> "Classifier":
+        """Build from plain arrays, e.g. scikit-learn's ``coefs_`` and ``intercepts_``.
+
+        Weights are (in, out) as in scikit-learn; transpose PyTorch's (out, in) first.
+        ``mean``/``scale`` default to the identity standardisation.
+        """
+        check_activation(activation)
+        if len(weights) != len(biases) or not weights:
+            raise SymgradError(f"got {len(weights)} weight arrays and {len(biases)} bias arrays; give one of each per layer")
+        d = len(feature_names)
+        layers = []
+        width = d
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            w, b = np.asarray(w, np.float32), np.asarray(b, np.float32).reshape(-1)
+            if w.ndim != 2 or w.shape[0] != width or w.shape[1] != b.shape[0]:
+                raise SymgradError(f"layer {i} has weight shape {w.shape} and bias shape {b.shape}; expected ({width}, k) and (k,)")
+            layers.append((w, b))
+            width = w.shape[1]
+        expected_out = 1 if n_classes == 2 else n_classes
+        if width != expected_out:
+            raise SymgradError(f"the last layer has {width} outputs but {n_classes} classes need {expected_out}")
+        mean = np.zeros(d) if mean is None else np.asarray(mean, float)
+        scale = np.ones(d) if scale is None else np.asarray(scale, float)
+        return cls(tuple(layers), activation, mean, scale, tuple(feature_names), n_classes, tuple(class_names))
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        return tuple(w.shape[1] for w, _ in self.layers[:-1])
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def jax_layers(self) -> list[tuple[jax.Array, jax.Array]]:
+        return [(jnp.asarray(w), jnp.asarray(b)) for w, b in self.layers]
+
+    def standardize(self, x: jax.Array) -> jax.Array:
+        """Standardise one raw point x (d,)."""
+        return (x - jnp.asarray(self.mean, jnp.float32)) / jnp.asarray(self.scale, jnp.float32)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(n, n_out) logits for raw inputs x (n, d)."""
+        layers, activation = self.jax_layers(), self.activation
+        point = lambda row: forward(layers, activation, self.standardize(row))[0]  # noqa: E731
+        return np.asarray(_batched(point)(jnp.asarray(x, jnp.float32)), dtype=np.float64)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n,) predicted class ids."""
+        logits = self.logits(x)
+        return (logits[:, 0] > 0).astype(np.int32) if self.n_classes == 2 else np.argmax(logits, axis=1).astype(np.int32)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """(n,) probability of class 1 (binary) or of the predicted class (multi-class)."""
+        logits = self.logits(x)
+        if self.n_classes == 2:
+            return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (p / p.sum(axis=1, keepdims=True)).max(axis=1)
+
+    def save(self, path: str | Path) -> Path:
+        """Write one ``.npz`` file (arrays plus a JSON header); loading never runs code."""
+        path = Path(path)
+        meta = {"format": "symgrad-mlp", "version": FORMAT_VERSION, "activation": self.activation,
+                "feature_names": list(self.feature_names), "n_classes": self.n_classes,
+                "class_names": list(self.class_names), "n_layers": len(self.layers)}
+        arrays = {"mean": np.asarray(self.mean), "scale": np.asarray(self.scale),
+                  "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        for i, (w, b) in enumerate(self.layers):
+            arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        with path.open("wb") as handle:
+            np.savez(handle, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Classifier":
+        """Read a model written by ``save`` (``allow_pickle=False``: no code runs on load)."""
+        path = Path(path)
+        if not path.is_file():
+            raise SymgradError(f"model file {str(path)!r} does not exist; give the model.npz of a previous run")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                if meta.get("format") != "symgrad-mlp":
+                    raise ValueError("format")
+                weights = [data[f"w{i}"] for i in range(meta["n_layers"])]
+                biases = [data[f"b{i}"] for i in range(meta["n_layers"])]
+                mean, scale = data["mean"], data["scale"]
+        except (OSError, ValueError, KeyError):
+            raise SymgradError(f"{str(path)!r} is not a symgrad model file (model.npz written by symgrad)") from None
+        return cls.from_arrays(weights, biases, activation=meta["activation"], feature_names=meta["feature_names"],
+                               n_classes=meta["n_classes"], mean=mean, scale=scale, class_names=meta["class_names"])

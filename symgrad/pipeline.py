@@ -1,0 +1,210 @@
+"""The pipeline: data -> train (or load) -> neuron gradients -> search -> run directory."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import config as config_mod
+from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
+from .data.tables import Dataset, load_csv, split_dataset
+from .errors import SymgradError
+from .model import Classifier
+from .neurons import GradientSample, NeuronSpec, normalized_gradients
+from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, prepare_run_dir, versions, write_json
+from .search import make_backend
+from .search.base import Front, SearchProblem
+from .search.select import select
+from .train import accuracy, train_classifier
+from .truth import compare_with_truth
+
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_data(config: dict[str, Any]) -> tuple[Dataset, Concept | None]:
+    """The dataset described by ``config['data']`` and its known concept, if any."""
+    data = config["data"]
+    seed = config["seed"]
+    if data["concept"] is not None:
+        if data["concept"] not in CONCEPTS:
+            raise SymgradError(f"data.concept {data['concept']!r} is unknown; built-in concepts are {sorted(CONCEPTS)}")
+        concept = CONCEPTS[data["concept"]]
+        return make_concept_dataset(concept, data["n_samples"], seed=seed), concept
+    if data["formula"] is not None:
+        concept = custom_concept(data["formula"], data["n_features"], data["low"], data["high"], data["threshold"])
+        dataset = make_concept_dataset(concept, data["n_samples"], seed=seed)
+        if dataset.y.min() == dataset.y.max():
+            raise SymgradError(f"data.formula {data['formula']!r} with threshold {data['threshold']} labels every point "
+                               f"{int(dataset.y[0])} on [{data['low']}, {data['high']}); change the threshold or domain")
+        return dataset, concept
+    if data["path"] is None:
+        raise SymgradError("no data given; set data.concept, data.formula or data.path (points are needed for gradients)")
+    return load_csv(data["path"], label=data["label"], features=data["features"]), None
+
+
+def _sample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
+    if len(sample.x) <= n:
+        return sample
+    idx = np.sort(rng.choice(len(sample.x), size=n, replace=False))
+    return GradientSample(sample.x[idx], sample.directions[idx], sample.values[idx], sample.margin[idx],
+                          {**sample.counts, "subsampled_to": n})
+
+
+def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
+    n = config["neuron"]
+    return NeuronSpec(kind=n["kind"], layer=n["layer"], unit=n["unit"], other=n["other"],
+                      preactivation=n["preactivation"])
+
+
+def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_path: str | Path | None = None,
+              overwrite: bool | None = None, progress: Progress | None = _stderr,
+              config_name: str = "run") -> Run:
+    """Run the whole pipeline for a validated config and write its run directory.
+
+    Args:
+        config: a validated configuration (``symgrad.config.load_config``).
+        out: explicit run directory (must not exist or be empty unless ``overwrite``); default
+            ``output.dir/<name>`` with a fresh numbered name if taken.
+        model_path: a saved ``model.npz`` to interpret instead of training.
+        progress: receives one-line progress messages (None for silence).
+
+    Returns:
+        The loaded run (``symgrad.load_run`` of the directory written).
+    """
+    say = progress if (progress is not None and config["progress"]) else (lambda _m: None)
+    seed = config["seed"]
+    timings: dict[str, float] = {}
+    overwrite = config["output"]["overwrite"] if overwrite is None else overwrite
+    model_path = model_path or config["model"]["path"]
+
+    t0 = time.perf_counter()
+    dataset, concept = load_data(config)
+    split = split_dataset(dataset, fractions=config["data"]["split"], seed=seed)
+    timings["data"] = time.perf_counter() - t0
+
+    # load the model before creating the directory so that a bad path leaves nothing behind
+    classifier = Classifier.load(model_path) if model_path else None
+    spec = neuron_spec(config)
+    if classifier is not None:
+        if classifier.feature_names != dataset.feature_names:
+            raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
+                               f"features {list(dataset.feature_names)}; use the data the model was trained on")
+        spec.validate(classifier)
+
+    run_dir = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
+                              stem=config_name, overwrite=overwrite, explicit=out is not None)
+    say(f"run directory: {run_dir}")
+    (run_dir / "config.yaml").write_text(config_mod.dump(config))
+    result: dict[str, Any] = {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed,
+                              "features": list(dataset.feature_names), "status": "started",
+                              "versions": versions(), "timings": timings}
+    write_json(run_dir / "result.json", result)
+
+    train_report = None
+    if classifier is None:
+        say(f"training a {config['model']['hidden']} {config['model']['activation']} MLP on "
+            f"{len(split.train.y)} points ({dataset.n_features} inputs, {dataset.n_classes} classes)")
+        t0 = time.perf_counter()
+        classifier, train_report = train_classifier(
+            split.train, split.validation, hidden=config["model"]["hidden"],
+            activation=config["model"]["activation"], epochs=config["train"]["epochs"],
+            batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
+            weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
+            seed=seed, progress=say)
+        timings["train"] = time.perf_counter() - t0
+        spec.validate(classifier)
+    classifier.save(run_dir / "model.npz")
+    test_accuracy = accuracy(classifier, split.test)
+    say(f"test accuracy: {test_accuracy:.4f}")
+    if classifier.activation == "relu":
+        say("warning: ReLU networks have piecewise-constant gradients; expect noisier formulas (elu or silu recommended)")
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    band = config["gradients"]["band"]
+    search_sample = _sample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
+                            config["gradients"]["n_points"], rng)
+    holdout_sample = _sample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
+                                                  band=band, what="held-out points"),
+                             config["gradients"]["n_holdout"], rng)
+    timings["gradients"] = time.perf_counter() - t0
+    for label, sample in (("search", search_sample), ("held-out", holdout_sample)):
+        c = sample.counts
+        say(f"{label} gradients: {c['kept']} of {c['offered']} points kept "
+            f"({c['outside_band']} outside the band, {c['zero_gradient']} with zero gradient)")
+    if len(search_sample.x) < 20:
+        raise SymgradError(f"only {len(search_sample.x)} training points remain in the band {band}; widen gradients.band "
+                           "or give more data")
+    np.savez(run_dir / "gradients.npz", x=search_sample.x, directions=search_sample.directions,
+             values=search_sample.values, x_holdout=holdout_sample.x, directions_holdout=holdout_sample.directions,
+             values_holdout=holdout_sample.values)
+
+    problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
+                            dataset.feature_names, oriented=config["search"]["oriented"])
+    options = dict(config["search"]["options"])
+    backend_name = config["search"]["backend"]
+    if backend_name in ("library", "auto"):
+        options.setdefault("screen", config["search"]["screen"])
+        if config["search"]["force_inputs"] is not None:
+            options.setdefault("force_inputs", config["search"]["force_inputs"])
+    backend = make_backend(backend_name, options)
+    result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
+                                 holdout_sample, band))
+    result["status"] = "searching"
+    write_json(run_dir / "result.json", result)
+
+    say(f"searching with the {backend_name} backend ...")
+    t0 = time.perf_counter()
+    interrupted = False
+    try:
+        front = backend.search(problem, seed=seed, progress=say)
+    except KeyboardInterrupt:
+        # backends return their best-so-far front themselves; reaching here means none existed
+        front, interrupted = Front(), True
+    timings["search"] = time.perf_counter() - t0
+    interrupted = interrupted or bool(getattr(backend, "interrupted_", False))
+    result["search"] = {"backend": backend_name, "options": options, "info": getattr(backend, "info_", {}),
+                        "interrupted": interrupted}
+    _finish(result, front, problem, config, concept)
+    result["status"] = "interrupted" if interrupted else "finished"
+    write_json(run_dir / "result.json", result)
+    if result.get("best"):
+        say(f"best formula: {result['best']['expression']}  (held-out L = {result['best']['loss']:.3g})")
+    return load_run(run_dir)
+
+
+def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample, holdout_sample, band):
+    return {
+        "neuron": spec.to_dict(),
+        "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
+                 "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
+                                                                      len(split.test.y)],
+                 "truth": dataset.truth, "threshold": dataset.threshold},
+        "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
+                  "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
+        "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},
+    }
+
+
+def _finish(result: dict, front: Front, problem: SearchProblem, config: dict, concept: Concept | None) -> None:
+    result["front"] = front.to_list()
+    result["best"] = None
+    if not len(front):
+        result["selection"] = {"rule": config["search"]["selection"], "reason": "the search returned no formula"}
+        return
+    kwargs = {} if config["search"]["selection_factor"] is None else {"factor": config["search"]["selection_factor"]}
+    best = select(front, rule=config["search"]["selection"], **kwargs)
+    result["best"] = best.to_dict()
+    result["best_index"] = front.entries.index(best)
+    result["selection"] = {"rule": config["search"]["selection"], **kwargs}
+    if concept is not None:
+        result["truth"] = compare_with_truth(best.expression, concept)
+        result["truth"]["formula"] = concept.formula

@@ -1,0 +1,201 @@
+"""Headless matplotlib figures of a run: front, values, decision slices, relevance, training."""
+
+from __future__ import annotations
+
+import io
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .errors import SymgradError
+
+# Figures are built with the object API (no pyplot): no global state, no display needed,
+# and the Agg canvas is attached by Figure itself.
+_MAX_SCATTER = 5000
+
+
+def figure_to_png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_index: int | None = None,
+                labels: Sequence[str] | None = None) -> Figure:
+    """Held-out alignment loss against complexity for the formulas of a front.
+
+    Args:
+        complexities: (m,) node counts.
+        losses: (m,) held-out losses L = mean(1 - |cos|); shown on a log axis.
+        selected_index: position of the chosen formula, highlighted; None for no highlight.
+        labels: optional (m,) formula strings written next to the points.
+    """
+    c = np.asarray(complexities, dtype=np.float64).ravel()
+    loss = np.asarray(losses, dtype=np.float64).ravel()
+    if c.shape != loss.shape:
+        raise SymgradError(f"pareto_plot got {c.shape[0]} complexities and {loss.shape[0]} losses; give one per formula")
+    if labels is not None and len(labels) != c.shape[0]:
+        raise SymgradError(f"pareto_plot got {len(labels)} labels for {c.shape[0]} formulas; give one per formula")
+    if selected_index is not None and not 0 <= selected_index < c.shape[0]:
+        raise SymgradError(f"selected_index {selected_index} is outside the front of {c.shape[0]} formulas")
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    ok = np.isfinite(c) & np.isfinite(loss)
+    positive = loss[ok & (loss > 0)]
+    # A perfect fit (L = 0) still needs a place on the log axis.
+    floor = positive.min() / 10.0 if positive.size else 1e-6
+    shown = np.where(ok, np.maximum(loss, floor), np.nan)
+    order = np.argsort(np.where(ok, c, np.inf), kind="stable")
+    ax.step(c[order][ok[order]], shown[order][ok[order]], where="post", color="0.6", lw=1)
+    ax.scatter(c[ok], shown[ok], color="tab:blue", zorder=3, label="front")
+    if selected_index is not None and ok[selected_index]:
+        ax.scatter([c[selected_index]], [shown[selected_index]], s=160, facecolors="none",
+                   edgecolors="tab:red", linewidths=2, zorder=4, label="chosen")
+    if labels is not None:
+        for i in np.flatnonzero(ok):
+            text = labels[i] if len(labels[i]) <= 40 else labels[i][:37] + "..."
+            ax.annotate(text, (c[i], shown[i]), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    if ok.any():
+        ax.set_yscale("log")
+    ax.set_xlabel("complexity (nodes)")
+    ax.set_ylabel("held-out loss  1 - mean|cos|")
+    ax.set_title("Pareto front")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> Figure:
+    """Neuron value against formula value; a monotone curve means f = phi(g).
+
+    Args:
+        neuron_values: (n,) neuron values f(x).
+        formula_values: (n,) formula values g(x) at the same points; non-finite rows are dropped.
+    """
+    f = np.asarray(neuron_values, dtype=np.float64).ravel()
+    g = np.asarray(formula_values, dtype=np.float64).ravel()
+    if f.shape != g.shape:
+        raise SymgradError(f"value_plot got {f.shape[0]} neuron values and {g.shape[0]} formula values; give one of each per point")
+    ok = np.flatnonzero(np.isfinite(f) & np.isfinite(g))
+    if ok.size > _MAX_SCATTER:  # keep the PNG light; a fixed stride is deterministic
+        ok = ok[:: int(np.ceil(ok.size / _MAX_SCATTER))]
+    fig = Figure(figsize=(5.5, 4.5))
+    ax = fig.add_subplot()
+    ax.scatter(g[ok], f[ok], s=4, alpha=0.5, color="tab:blue", rasterized=True)
+    ax.set_xlabel("formula value g(x)")
+    ax.set_ylabel("neuron value f(x)")
+    dropped = f.shape[0] - int(np.sum(np.isfinite(f) & np.isfinite(g)))
+    ax.set_title("neuron vs formula" + (f" ({dropped} non-finite dropped)" if dropped else ""))
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def boundary_slices(predict_net: Callable[[np.ndarray], np.ndarray],
+                    formula_value: Callable[[np.ndarray], np.ndarray], threshold: float,
+                    x_ref: np.ndarray, pairs: Sequence[tuple[int, int]], feature_names: Sequence[str],
+                    resolution: int = 80) -> Figure:
+    """2-D slices of the network's decision and the formula's boundary {g = threshold}.
+
+    Each panel varies inputs (i, j) over the range of ``x_ref`` and holds the others at their
+    medians. Colour: the network's class-1 probability; solid black: p = 0.5; dashed red: the
+    formula's level set g = threshold.
+
+    Args:
+        predict_net: maps (n, d) raw inputs to (n,) class-1 probabilities.
+        formula_value: maps (n, d) raw inputs to (n,) formula values.
+        threshold: level of g that is the formula's decision boundary.
+        x_ref: (m, d) reference data for the medians and ranges.
+        pairs: input index pairs, one panel each.
+        feature_names: d names for the axes.
+        resolution: grid points per axis.
+    """
+    x_ref = np.asarray(x_ref, dtype=np.float64)
+    d = len(feature_names)
+    if x_ref.ndim != 2 or x_ref.shape[1] != d:
+        raise SymgradError(f"x_ref has shape {x_ref.shape}; expected (m, {d}) for features {list(feature_names)}")
+    pairs = [tuple(int(k) for k in p) for p in pairs]
+    if not pairs:
+        raise SymgradError("boundary_slices got no pairs; give at least one (i, j) input pair")
+    for i, j in pairs:
+        if not (0 <= i < d and 0 <= j < d) or i == j:
+            raise SymgradError(f"pair ({i}, {j}) is not two different input indices in 0..{d - 1}")
+    median = np.median(x_ref, axis=0)
+    lo, hi = x_ref.min(axis=0), x_ref.max(axis=0)
+    ncols = min(3, len(pairs))
+    nrows = int(np.ceil(len(pairs) / ncols))
+    fig = Figure(figsize=(4.6 * ncols, 4.0 * nrows))
+    for k, (i, j) in enumerate(pairs):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        a = np.linspace(lo[i], hi[i], resolution)
+        b = np.linspace(lo[j], hi[j], resolution)
+        A, B = np.meshgrid(a, b)
+        grid = np.tile(median, (A.size, 1))
+        grid[:, i], grid[:, j] = A.ravel(), B.ravel()
+        prob = np.asarray(predict_net(grid), dtype=np.float64).reshape(A.shape)
+        mesh = ax.pcolormesh(A, B, prob, vmin=0.0, vmax=1.0, cmap="RdBu_r", shading="auto", rasterized=True)
+        if prob.min() < 0.5 < prob.max():
+            ax.contour(A, B, prob, levels=[0.5], colors="k", linewidths=1.5)
+        g = np.asarray(formula_value(grid), dtype=np.float64).reshape(A.shape)
+        finite = np.isfinite(g)
+        # Contouring needs the level inside the finite range, else matplotlib warns and draws nothing.
+        if finite.any() and g[finite].min() < threshold < g[finite].max():
+            ax.contour(A, B, np.ma.masked_invalid(g), levels=[threshold], colors="tab:red",
+                       linewidths=1.5, linestyles="--")
+        ax.set_xlabel(feature_names[i])
+        ax.set_ylabel(feature_names[j])
+        ax.set_title(f"{feature_names[i]} vs {feature_names[j]}", fontsize=9)
+        fig.colorbar(mesh, ax=ax, label="network p(class 1)")
+    fig.suptitle("network p = 0.5 (black) vs formula boundary (red dashed); others at medians", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def relevance_plot(scores: Sequence[float], names: Sequence[str]) -> Figure:
+    """Horizontal bars of per-input relevance (mean |normalised gradient component|), largest on top."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if scores.shape[0] != len(names):
+        raise SymgradError(f"relevance_plot got {scores.shape[0]} scores for {len(names)} names; give one per input")
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[::-1]
+    fig = Figure(figsize=(6, max(2.0, 0.35 * len(names) + 1.2)))
+    ax = fig.add_subplot()
+    ax.barh([str(names[k]) for k in order], scores[order], color="tab:blue")
+    ax.set_xlabel("relevance: mean |normalised gradient component|")
+    ax.set_title("input relevance")
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
+    """Training and validation loss, and validation accuracy, per epoch.
+
+    Args:
+        history: lists per epoch under ``train_loss``, ``val_loss`` and ``val_accuracy``;
+            missing keys are left out of the plot.
+    """
+    known = ("train_loss", "val_loss", "val_accuracy")
+    unknown = sorted(set(history) - set(known))
+    if unknown:
+        raise SymgradError(f"history has unknown key {unknown[0]!r}; allowed keys are {list(known)}")
+    fig = Figure(figsize=(9, 3.8))
+    ax_loss = fig.add_subplot(1, 2, 1)
+    ax_acc = fig.add_subplot(1, 2, 2)
+    for key, style in (("train_loss", "-"), ("val_loss", "--")):
+        values = list(history.get(key) or [])
+        if values:
+            ax_loss.plot(np.arange(1, len(values) + 1), values, style, label=key.replace("_", " "))
+    accuracy = list(history.get("val_accuracy") or [])
+    if accuracy:
+        ax_acc.plot(np.arange(1, len(accuracy) + 1), accuracy, color="tab:green", label="val accuracy")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,42 @@
+"""Symbolic search backends behind one interface, and the registry that builds them."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..errors import SymgradError
+from .base import Entry as Entry, Front as Front, SearchBackend as SearchBackend, SearchProblem as SearchProblem
+from .loss import alignment_loss as alignment_loss
+
+BACKENDS = ("auto", "library", "operon", "pysr")
+
+
+def _backend_class(name: str):
+    # imported lazily so that an optional backend's dependencies load only when chosen
+    if name == "library":
+        from .library import LibraryBackend
+        return LibraryBackend
+    if name == "operon":
+        from .operon import OperonBackend
+        return OperonBackend
+    if name == "auto":
+        from .auto import AutoBackend
+        return AutoBackend
+    if name == "pysr":
+        from .pysr import PySRBackend
+        return PySRBackend
+    raise SymgradError(f"search.backend {name!r} is not known; choose one of {list(BACKENDS)}")
+
+
+def make_backend(name: str, options: dict[str, Any] | None = None) -> SearchBackend:
+    """Build backend ``name`` with its ``options``; unknown options raise SymgradError."""
+    cls = _backend_class(name)
+    options = dict(options or {})
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        allowed = [p for p in params if p != "self"]
+        for key in options:
+            if key not in allowed:
+                raise SymgradError(f"search.options.{key} is not an option of the {name} backend; allowed: {allowed}")
+    return cls(**options)

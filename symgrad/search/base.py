@@ -1,0 +1,153 @@
+"""The search interface every backend implements: a problem in, a Pareto front out."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import sympy as sp
+
+from ..expressions import complexity, gradient_function, parse_formula
+from .loss import alignment_loss
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SearchProblem:
+    """Points and target directions for one neuron, in the user's raw input units.
+
+    Attributes:
+        x: (n, d) search points.
+        directions: (n, d) unit normalised neuron gradients at ``x``.
+        x_holdout: (m, d) held-out points used to re-score every candidate.
+        directions_holdout: (m, d) unit directions at ``x_holdout``.
+        feature_names: d names; formulas are sympy expressions over these.
+        oriented: score with the orientation-sensitive loss instead of the sign-invariant one.
+    """
+
+    x: np.ndarray
+    directions: np.ndarray
+    x_holdout: np.ndarray
+    directions_holdout: np.ndarray
+    feature_names: tuple[str, ...]
+    oriented: bool = False
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def loss(self, expr: sp.Expr, *, holdout: bool = True) -> float:
+        """Alignment loss of ``expr`` on the held-out (default) or the search points."""
+        x, n = (self.x_holdout, self.directions_holdout) if holdout else (self.x, self.directions)
+        grads = gradient_function(expr, self.feature_names)(x)
+        return alignment_loss(grads, n, oriented=self.oriented)
+
+    def subset(self, columns: Sequence[int]) -> "SearchProblem":
+        """The same problem restricted to the input ``columns`` (directions renormalised)."""
+        cols = list(columns)
+
+        def renorm(a: np.ndarray) -> np.ndarray:
+            norms = np.linalg.norm(a, axis=1, keepdims=True)
+            return a / np.where(norms > 0, norms, 1.0)
+
+        return dataclasses.replace(
+            self, x=self.x[:, cols], directions=renorm(self.directions[:, cols]),
+            x_holdout=self.x_holdout[:, cols], directions_holdout=renorm(self.directions_holdout[:, cols]),
+            feature_names=tuple(self.feature_names[i] for i in cols))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One formula of a front.
+
+    Attributes:
+        expression: sympy-parsable string over the feature names. Equivalent up to a monotone
+            transform: any g with the same level sets is the same concept.
+        complexity: node count of the expression tree (see ``symgrad.expressions.complexity``).
+        loss: held-out alignment loss L = mean(1 - |cos|).
+        train_loss: L on the search points, if known.
+        source: the backend (and stage) that produced it.
+        metrics: further fidelity figures keyed by name.
+    """
+
+    expression: str
+    complexity: int
+    loss: float
+    train_loss: float | None = None
+    source: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_expr(cls, expr: sp.Expr, problem: SearchProblem, *, source: str,
+                  train_loss: float | None = None) -> "Entry":
+        """Score ``expr`` on ``problem``'s held-out points and wrap it."""
+        return cls(expression=str(expr), complexity=complexity(expr), loss=problem.loss(expr),
+                   train_loss=train_loss, source=source)
+
+    def sympy(self, feature_names: Sequence[str]) -> sp.Expr:
+        return parse_formula(self.expression, feature_names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Entry":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Front:
+    """Candidate formulas, sorted by complexity then loss.
+
+    ``pareto()`` keeps only entries that no simpler entry beats on held-out loss.
+    """
+
+    entries: tuple[Entry, ...] = ()
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.entries, key=lambda e: (e.complexity, e.loss, e.expression)))
+        object.__setattr__(self, "entries", ordered)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def merge(self, other: "Front") -> "Front":
+        seen: dict[str, Entry] = {}
+        for entry in (*self.entries, *other.entries):
+            if entry.expression not in seen or entry.loss < seen[entry.expression].loss:
+                seen[entry.expression] = entry
+        return Front(tuple(seen.values()))
+
+    def pareto(self) -> "Front":
+        kept: list[Entry] = []
+        best = np.inf
+        for entry in self.entries:  # sorted by complexity
+            if entry.loss < best - 1e-12:
+                kept.append(entry)
+                best = entry.loss
+        return Front(tuple(kept))
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.entries]
+
+    @classmethod
+    def from_list(cls, items: Sequence[dict[str, Any]]) -> "Front":
+        return cls(tuple(Entry.from_dict(i) for i in items))
+
+
+class SearchBackend(Protocol):
+    """What a search engine provides. Constructed from its options; ``search`` is repeatable
+    for a given ``seed``. A backend that is interrupted (KeyboardInterrupt or a budget) returns
+    the best front it has instead of raising."""
+
+    name: str
+
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+        ...

@@ -1,0 +1,45 @@
+"""The text summary printed at the end of a run: accuracy, chosen formula, the front."""
+
+from __future__ import annotations
+
+from .runs import Run
+
+
+def front_table(run: Run) -> str:
+    """The front as a fixed-width text table; the selected entry is marked with '*'."""
+    rows = [("", "complexity", "held-out L", "source", "formula")]
+    best = run.best.expression if run.best else None
+    for entry in run.front:
+        rows.append(("*" if entry.expression == best else "", str(entry.complexity), f"{entry.loss:.3g}",
+                     entry.source, entry.expression))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
+    return "\n".join(lines)
+
+
+def summary_text(run: Run) -> str:
+    r = run.result
+    lines = [f"run directory: {run.path}"]
+    model = r.get("model", {})
+    if "test_accuracy" in model:
+        lines.append(f"network: {model['hidden']} {model['activation']}, test accuracy {model['test_accuracy']:.4f}")
+    lines.append(f"neuron: {r.get('neuron', {}).get('description', '?')}")
+    if r.get("search", {}).get("interrupted"):
+        lines.append("search was interrupted: the front below is the best found so far")
+    if run.best is None:
+        lines.append("no formula was found")
+    else:
+        lines.append(f"best formula: {run.best.expression}   (complexity {run.best.complexity}, held-out L {run.best.loss:.3g})")
+        if r.get("statement"):
+            lines.append(r["statement"])
+    truth = r.get("truth")
+    if truth and "faithful_loss" in truth:
+        lines.append(f"against the known concept {truth['formula']}: faithful L {truth['faithful_loss']:.3g}, "
+                     f"exact L {truth['exact_loss']:.3g}")
+    lines.append("")
+    lines.append(front_table(run))
+    return "\n".join(lines)
+
+
+def print_summary(run: Run) -> None:
+    print(summary_text(run))

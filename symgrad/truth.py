@@ -1,0 +1,65 @@
+"""Judging a formula against a known concept: faithful L near the true surface, exact L overall."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from .data.concepts import Concept
+from .expressions import gradient_function, parse_formula
+from .search.loss import alignment_loss
+
+RECOVERY_THRESHOLD = 0.01
+
+
+def surface_points(concept: Concept, formula: str, n: int, *, rng: np.random.Generator,
+                   pool: int = 40) -> np.ndarray:
+    """(n, d) fresh points of the concept's box closest to {formula = threshold}.
+
+    Closeness is the first-order distance |g - t| / |grad g|; the n closest of ``pool * n``
+    uniform points are kept.
+    """
+    names = concept.feature_names
+    expr = parse_formula(formula, names)
+    x = rng.uniform(concept.low, concept.high, size=(pool * n, concept.n_features))
+    g = sp.lambdify(sp.symbols(names, real=True), expr, "numpy")
+    with np.errstate(all="ignore"):
+        values = np.broadcast_to(g(*x.T), (len(x),))
+        grads = gradient_function(expr, names)(x)
+        distance = np.abs(values - concept.threshold) / np.linalg.norm(grads, axis=1)
+    distance = np.where(np.isfinite(distance), distance, np.inf)
+    return x[np.argsort(distance)[:n]]
+
+
+def _unit(g: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(g, axis=1, keepdims=True)
+    return g / np.where(norms > 0, norms, 1.0)
+
+
+def compare_with_truth(expression: str | sp.Expr, concept: Concept, *, seed: int = 12345,
+                       n: int = 1000) -> dict:
+    """Faithful and exact alignment loss of ``expression`` against the concept's true gradients.
+
+    ``faithful``: L on n fresh points nearest the true decision surface (what labels identify).
+    ``exact``: L on n fresh uniform points of the whole domain. For two-concept cases (F, G)
+    the figures are given against each part, and ``recovered`` is not defined.
+    """
+    names = concept.feature_names
+    expr = parse_formula(expression, names) if isinstance(expression, str) else expression
+    candidate = gradient_function(expr, names)
+    rng = np.random.default_rng(seed)
+    parts = (concept.formula,) if concept.formula else concept.parts
+    out: dict = {"parts": []}
+    for part in parts:
+        truth = gradient_function(parse_formula(part, names), names)
+        near = surface_points(concept, part, n, rng=rng)
+        anywhere = rng.uniform(concept.low, concept.high, size=(n, concept.n_features))
+        faithful = alignment_loss(candidate(near), _unit(truth(near)))
+        exact = alignment_loss(candidate(anywhere), _unit(truth(anywhere)))
+        out["parts"].append({"truth": part, "faithful_loss": faithful, "exact_loss": exact})
+    if concept.formula:
+        out.update(out.pop("parts")[0])
+        out["recovered_faithful"] = bool(out["faithful_loss"] < RECOVERY_THRESHOLD)
+        out["recovered_exact"] = bool(out["exact_loss"] < RECOVERY_THRESHOLD)
+    out["threshold"] = concept.threshold
+    return out

@@ -1,0 +1,73 @@
+"""Config validation: unknown keys, wrong types, impossible values are one clear sentence."""
+
+import pytest
+
+from symgrad.config import defaults, load_config
+from symgrad.errors import SymgradError
+
+
+def test_defaults_are_valid():
+    config = load_config(None, ["data.concept=A1"])
+    assert config["model"]["activation"] == "elu"
+    assert config["gradients"]["band"] == 9.2
+
+
+def test_yaml_file_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  concept: B\ntrain:\n  epochs: 7\n")
+    config = load_config(path, ["train.epochs=3", "model.hidden=[8, 8]"])
+    assert config["data"]["concept"] == "B"
+    assert config["train"]["epochs"] == 3
+    assert config["model"]["hidden"] == [8, 8]
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["train.epoch=3"], "unknown config key 'train.epoch' (did you mean 'epochs'?)"),
+    (["trian.epochs=3"], "unknown config key 'trian'"),
+    (["train.epochs=abc"], "'train.epochs' has the value 'abc'"),
+    (["train.epochs=true"], "'train.epochs' has the value True"),
+    (["train.epochs=-2"], "'train.epochs' has the value -2"),
+    (["model.activation=sigmoid"], "one of relu, elu, silu, tanh, gelu"),
+    (["gradients.band=0"], "'gradients.band' has the value 0"),
+    (["search.backend=magic"], "one of auto, library, operon, pysr"),
+    (["data.split=[0.5, 0.5]"], "three positive fractions"),
+    (["data.path=x.csv"], "give only one of"),
+    (["neuron.unit=-1"], "'neuron.unit' has the value -1"),
+    (["train=5"], "must be a mapping"),
+    (["epochs"], "must look like section.key=value"),
+])
+def test_bad_values_are_one_sentence(overrides, message):
+    with pytest.raises(SymgradError) as info:
+        load_config(None, ["data.concept=A1", *overrides])
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_csv_needs_a_label():
+    with pytest.raises(SymgradError, match="data.label"):
+        load_config(None, ["data.path=x.csv"])
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(SymgradError, match="does not exist"):
+        load_config(tmp_path / "none.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: [unclosed\n")
+    with pytest.raises(SymgradError, match="not valid YAML"):
+        load_config(broken)
+
+
+def test_every_shipped_experiment_validates():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "experiments"
+    files = sorted(root.rglob("*.yaml"))
+    assert len(files) >= 9
+    for path in files:
+        load_config(path)
+
+
+def test_defaults_are_a_fresh_copy():
+    a = defaults()
+    a["model"]["hidden"].append(3)
+    assert defaults()["model"]["hidden"] == [60, 60]

@@ -1,0 +1,81 @@
+"""Data: the paper's generators, CSV loading with its errors, seeded splits."""
+
+import numpy as np
+import pytest
+
+from symgrad.data import CONCEPTS, load_csv, make_concept_dataset, split_dataset
+from symgrad.errors import SymgradError
+from symgrad.expressions import parse_formula, value_function
+
+
+@pytest.mark.parametrize("concept_id", sorted(CONCEPTS))
+def test_concepts_follow_the_labelling_rule(concept_id):
+    concept = CONCEPTS[concept_id]
+    data = make_concept_dataset(concept_id, 3000, seed=1)
+    assert data.x.shape[1] == concept.n_features
+    assert np.all(data.x >= np.array(concept.low)) and np.all(data.x < np.array(concept.high))
+    assert 0.05 < data.y.mean() < 0.95
+    for part in (concept.formula,) if concept.formula else concept.parts:
+        g = value_function(parse_formula(part, data.feature_names), data.feature_names)(data.x)
+        # 1% multiplicative noise flips only points very close to the threshold
+        far = np.abs(g - concept.threshold) > 0.05 * np.abs(g).max()
+        assert np.mean((g[far] > concept.threshold) == data.y[far]) > 0.995
+
+
+def test_two_concept_cases_keep_only_agreeing_points():
+    data = make_concept_dataset("F", 4000, seed=0)
+    a = data.x[:, 0] * data.x[:, 1] - 1 > 0
+    b = data.x[:, 2] * data.x[:, 3] - 1 > 0
+    assert len(data.y) < 4000
+    assert np.mean(a == b) > 0.97
+
+
+def test_same_seed_same_data():
+    a, b = make_concept_dataset("C", 500, seed=4), make_concept_dataset("C", 500, seed=4)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert not np.array_equal(a.x, make_concept_dataset("C", 500, seed=5).x)
+
+
+def test_split_is_seeded_and_disjoint():
+    data = make_concept_dataset("A1", 1000, seed=0)
+    s1, s2 = split_dataset(data, seed=3), split_dataset(data, seed=3)
+    np.testing.assert_array_equal(s1.test.x, s2.test.x)
+    assert (len(s1.train.y), len(s1.validation.y), len(s1.test.y)) == (700, 100, 200)
+    rows = {tuple(r) for r in s1.train.x} & {tuple(r) for r in s1.test.x}
+    assert not rows
+
+
+def write(tmp_path, text):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    return path
+
+
+def test_csv_reads_features_and_labels(tmp_path):
+    path = write(tmp_path, "petal length,width,species\n1.0,2.0,setosa\n3.0,4.0,virginica\n5,6,setosa\n")
+    data = load_csv(path, label="species")
+    assert data.feature_names == ("petal_length", "width")
+    assert data.class_names == ("setosa", "virginica")
+    np.testing.assert_array_equal(data.y, [0, 1, 0])
+    assert load_csv(path, label="species", features=["width"]).x.shape == (3, 1)
+
+
+@pytest.mark.parametrize("text,kwargs,message", [
+    ("a,b,y\n1,2,0\n", {"label": "z"}, "data.label 'z' is not a column"),
+    ("a,b,y\n1,2,0\n3,4,1\n", {"label": "y", "features": ["c"]}, "'c', which is not a column"),
+    ("a,b,y\n1,nan,0\n3,4,1\n", {"label": "y"}, "missing or non-finite value"),
+    ("a,b,y\n1,,0\n3,4,1\n", {"label": "y"}, "non-numeric value ''"),
+    ("a,b,y\n1,red,0\n3,4,1\n", {"label": "y"}, "non-numeric value 'red'"),
+    ("a,b,y\n1,2,0\n3,4,0\n", {"label": "y"}, "at least 2 classes"),
+    ("a,b,y\n1,2\n", {"label": "y"}, "has 2 fields"),
+])
+def test_csv_errors_are_one_sentence(tmp_path, text, kwargs, message):
+    with pytest.raises(SymgradError, match=message) as info:
+        load_csv(write(tmp_path, text), **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SymgradError, match="is not a file"):
+        load_csv(tmp_path / "nope.csv", label="y")

@@ -1,0 +1,68 @@
+"""The classifier: save/load round trip without pickle, imports from plain arrays, training."""
+
+import numpy as np
+import pytest
+
+from symgrad.errors import SymgradError
+from symgrad.model import Classifier
+from symgrad.train import accuracy
+
+
+def test_save_load_round_trip(tmp_path, trained_a1):
+    classifier, split, _ = trained_a1
+    path = classifier.save(tmp_path / "model.npz")
+    loaded = Classifier.load(path)
+    np.testing.assert_array_equal(loaded.logits(split.test.x), classifier.logits(split.test.x))
+    assert loaded.feature_names == classifier.feature_names
+    assert loaded.hidden_sizes == (32, 32)
+
+
+def test_saved_model_needs_no_pickle(tmp_path, trained_a1):
+    path = trained_a1[0].save(tmp_path / "model.npz")
+    with np.load(path, allow_pickle=False) as data:  # raises if any object array were stored
+        assert "meta" in data.files
+
+
+def test_loading_garbage_is_a_clear_error(tmp_path):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(SymgradError, match="not a symgrad model"):
+        Classifier.load(bad)
+    with pytest.raises(SymgradError, match="does not exist"):
+        Classifier.load(tmp_path / "missing.npz")
+
+
+def test_from_arrays_checks_shapes():
+    with pytest.raises(SymgradError, match="layer 1"):
+        Classifier.from_arrays([np.ones((2, 3)), np.ones((4, 1))], [np.ones(3), np.ones(1)], activation="tanh",
+                               feature_names=["a", "b"], n_classes=2)
+
+
+def test_training_reaches_high_accuracy(trained_a1):
+    classifier, split, report = trained_a1
+    assert accuracy(classifier, split.test) > 0.95
+    assert report.best_epoch >= 1
+    assert len(report.history["val_loss"]) == report.epochs_run
+
+
+def test_training_is_deterministic():
+    from symgrad.data import make_concept_dataset, split_dataset
+    from symgrad.train import train_classifier
+
+    split = split_dataset(make_concept_dataset("A1", 600, seed=3), seed=3)
+    a, _ = train_classifier(split.train, split.validation, hidden=(8,), epochs=3, seed=5)
+    b, _ = train_classifier(split.train, split.validation, hidden=(8,), epochs=3, seed=5)
+    np.testing.assert_array_equal(a.logits(split.test.x), b.logits(split.test.x))
+
+
+def test_multiclass_training():
+    from symgrad.data.tables import Dataset, split_dataset
+    from symgrad.train import train_classifier
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(1500, 2))
+    y = np.digitize(x[:, 0] + x[:, 1], [-0.5, 0.5]).astype(np.int32)
+    split = split_dataset(Dataset(x, y, ("a", "b"), 3, ("0", "1", "2")), seed=0)
+    classifier, _ = train_classifier(split.train, split.validation, hidden=(16,), epochs=30, seed=0)
+    assert classifier.logits(split.test.x).shape == (len(split.test.y), 3)
+    assert accuracy(classifier, split.test) > 0.9
