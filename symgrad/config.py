@@ -146,6 +146,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         _check_value(key, config[key], types, check, allowed)
     for section, keys in SCHEMA.items():
         for key, (_, types, check, allowed) in keys.items():
+            config[section][key] = _coerce(config[section][key], types)
             _check_value(f"{section}.{key}", config[section][key], types, check, allowed)
     data = config["data"]
     sources = [k for k in ("concept", "path", "formula") if data[k] is not None]
@@ -162,6 +163,16 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         if not data["high"] > data["low"]:
             raise SymgradError(f"data.high={data['high']} must exceed data.low={data['low']}")
     return config
+
+
+def _coerce(value: Any, types: tuple) -> Any:
+    # PyYAML reads "1e-3" (no dot) as a string; accept it where a number is expected
+    if isinstance(value, str) and float in types:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _check_value(name: str, value: Any, types: tuple, check: Check | None, allowed: str) -> None:

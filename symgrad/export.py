@@ -154,7 +154,8 @@ def rule_source(expr: sp.Expr | str, feature_names: Sequence[str], threshold: fl
     try:
         body = pycode(replaced, fully_qualified_modules=True)
     except Exception as exc:  # sympy raises several types for unprintable functions
-        raise SymgradError(f"formula {expr} uses a function plain Python cannot evaluate ({type(exc).__name__})") from None
+        raise SymgradError(f"formula {expr} uses a function plain Python cannot evaluate "
+                           f"({type(exc).__name__})") from None
     if "numpy" in body or "scipy" in body or "Not supported" in body:
         raise SymgradError(f"formula {expr} uses a function the math module does not provide")
     compare = ">" if orientation == 1 else "<"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -98,6 +99,9 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
             raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
                                f"features {list(dataset.feature_names)}; use the data the model was trained on")
         spec.validate(classifier)
+    else:
+        # check the neuron against the network to be trained before spending time on training
+        spec.validate(SimpleNamespace(n_classes=dataset.n_classes, hidden_sizes=tuple(config["model"]["hidden"])))
 
     run_dir = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
                               stem=config_name, overwrite=overwrite, explicit=out is not None)
@@ -148,7 +152,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
              values_holdout=holdout_sample.values)
 
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
-                            dataset.feature_names, oriented=config["search"]["oriented"])
+                            dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
     options = dict(config["search"]["options"])
     backend_name = config["search"]["backend"]
     if backend_name in ("library", "auto"):

@@ -35,7 +35,8 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
     c = np.asarray(complexities, dtype=np.float64).ravel()
     loss = np.asarray(losses, dtype=np.float64).ravel()
     if c.shape != loss.shape:
-        raise SymgradError(f"pareto_plot got {c.shape[0]} complexities and {loss.shape[0]} losses; give one per formula")
+        raise SymgradError(f"pareto_plot got {c.shape[0]} complexities and {loss.shape[0]} losses; "
+                           "give one per formula")
     if labels is not None and len(labels) != c.shape[0]:
         raise SymgradError(f"pareto_plot got {len(labels)} labels for {c.shape[0]} formulas; give one per formula")
     if selected_index is not None and not 0 <= selected_index < c.shape[0]:
@@ -50,6 +51,10 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
     order = np.argsort(np.where(ok, c, np.inf), kind="stable")
     ax.step(c[order][ok[order]], shown[order][ok[order]], where="post", color="0.6", lw=1)
     ax.scatter(c[ok], shown[ok], color="tab:blue", zorder=3, label="front")
+    clipped = ok & (loss < floor)
+    if clipped.any():
+        ax.scatter(c[clipped], shown[clipped], marker="v", s=70, color="tab:green", zorder=4,
+                   label="L = 0 (drawn at the floor)")
     if selected_index is not None and ok[selected_index]:
         ax.scatter([c[selected_index]], [shown[selected_index]], s=160, facecolors="none",
                    edgecolors="tab:red", linewidths=2, zorder=4, label="chosen")
@@ -78,7 +83,8 @@ def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> Figure:
     f = np.asarray(neuron_values, dtype=np.float64).ravel()
     g = np.asarray(formula_values, dtype=np.float64).ravel()
     if f.shape != g.shape:
-        raise SymgradError(f"value_plot got {f.shape[0]} neuron values and {g.shape[0]} formula values; give one of each per point")
+        raise SymgradError(f"value_plot got {f.shape[0]} neuron values and {g.shape[0]} formula values; "
+                           "give one of each per point")
     ok = np.flatnonzero(np.isfinite(f) & np.isfinite(g))
     if ok.size > _MAX_SCATTER:  # keep the PNG light; a fixed stride is deterministic
         ok = ok[:: int(np.ceil(ok.size / _MAX_SCATTER))]

@@ -26,6 +26,8 @@ class SearchProblem:
         directions_holdout: (m, d) unit directions at ``x_holdout``.
         feature_names: d names; formulas are sympy expressions over these.
         oriented: score with the orientation-sensitive loss instead of the sign-invariant one.
+        margin: optional (n,) decision margin of the network at ``x`` (|logit| for binary),
+            used to search narrower bands around the decision boundary.
     """
 
     x: np.ndarray
@@ -34,6 +36,7 @@ class SearchProblem:
     directions_holdout: np.ndarray
     feature_names: tuple[str, ...]
     oriented: bool = False
+    margin: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -57,6 +60,13 @@ class SearchProblem:
             self, x=self.x[:, cols], directions=renorm(self.directions[:, cols]),
             x_holdout=self.x_holdout[:, cols], directions_holdout=renorm(self.directions_holdout[:, cols]),
             feature_names=tuple(self.feature_names[i] for i in cols))
+
+    def band(self, max_margin: float) -> "SearchProblem":
+        """The search points whose decision margin is below ``max_margin`` (held-out points kept)."""
+        if self.margin is None:
+            return self
+        keep = self.margin < max_margin
+        return dataclasses.replace(self, x=self.x[keep], directions=self.directions[keep], margin=self.margin[keep])
 
 
 @dataclass(frozen=True)

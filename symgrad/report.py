@@ -1,0 +1,354 @@
+"""A self-contained HTML report and a Markdown twin for one interpreted neuron."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from matplotlib.figure import Figure
+
+from .plots import figure_to_png_bytes
+
+# The verdict rule. L is the held-out alignment loss mean(1 - |cos|): 0.02 means the formula's
+# gradient is on average within about 11 degrees of the network's (1 - cos 11° = 0.018), well
+# above the measured in-band noise floor of trained networks (1e-4 to 5e-3) and well below the
+# look-alikes that fail (0.05 to 0.2). Agreement is the thresholded formula against the
+# network's own labels on held-out points.
+FAITHFUL_MAX_LOSS = 0.02
+FAITHFUL_MIN_AGREEMENT = 0.95
+FAITHFUL = "faithful"
+NOT_FOUND = "not_found"
+
+_FRONT_METRICS = (("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
+                  ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
+_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;background:#fff}
+h1{font-size:26px;border-bottom:3px solid #2b6cb0;padding-bottom:6px}
+h2{font-size:20px;margin-top:28px;color:#2b4c7e}
+table{border-collapse:collapse;margin:8px 0;font-size:14px}
+th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#e8eef7}
+tr.chosen td{background:#fff4cc;font-weight:bold}
+code,pre{font-family:Menlo,Consolas,monospace;background:#f3f3f3;padding:2px 4px}
+pre{padding:10px;white-space:pre-wrap;word-break:break-all}
+.verdict{padding:12px 16px;border-radius:6px;font-size:17px;margin:12px 0}
+.verdict.faithful{background:#dff5e1;border:2px solid #2f855a}
+.verdict.not_found{background:#fde8e8;border:2px solid #c53030}
+figure{margin:16px 0}
+figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:13px;color:#555}
+"""
+
+
+def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any]) -> tuple[str, str]:
+    """Say whether the chosen formula is a faithful closed form of the neuron.
+
+    Rule (documented, nothing else is used): the verdict is ``"faithful"`` when the chosen
+    formula's held-out alignment loss ``best_metrics["loss"]`` is at most ``FAITHFUL_MAX_LOSS``
+    (0.02) AND its held-out ``boundary_agreement`` with the network's labels is at least
+    ``FAITHFUL_MIN_AGREEMENT`` (0.95); a missing or non-finite figure fails its test.
+    Otherwise it is ``"not_found"``: no closed form found within the budget. The front only
+    supplies context for the sentence (its lowest held-out loss). Faithful means "reproduces
+    this network's gradient field and decisions up to a monotone transform", not "is the
+    ground truth".
+
+    Args:
+        best_metrics: ``symgrad.metrics.fidelity_metrics`` of the chosen formula.
+        front: entries (dicts or objects) with a ``loss`` each.
+
+    Returns:
+        (kind, sentence): kind is ``"faithful"`` or ``"not_found"``.
+    """
+    loss = _finite(best_metrics.get("loss"))
+    agreement = _finite(best_metrics.get("boundary_agreement"))
+    front_losses = [v for v in (_finite(_get(e, "loss")) for e in front) if v is not None]
+    lowest = min(front_losses) if front_losses else None
+    loss_ok = loss is not None and loss <= FAITHFUL_MAX_LOSS
+    agreement_ok = agreement is not None and agreement >= FAITHFUL_MIN_AGREEMENT
+    loss_text = "unknown" if loss is None else f"{loss:.3g}"
+    agreement_text = "unknown" if agreement is None else f"{100 * agreement:.1f}%"
+    if loss_ok and agreement_ok:
+        return FAITHFUL, (
+            f"Faithful closed form: held-out alignment loss L = {loss_text} (bound {FAITHFUL_MAX_LOSS}) "
+            f"and the thresholded formula reproduces the network's decisions on {agreement_text} of "
+            f"held-out points (bound {100 * FAITHFUL_MIN_AGREEMENT:.0f}%); equivalent up to a monotone transform.")
+    reasons = []
+    if not loss_ok:
+        reasons.append(f"L = {loss_text} (needs <= {FAITHFUL_MAX_LOSS})")
+    if not agreement_ok:
+        reasons.append(f"boundary agreement {agreement_text} (needs >= {100 * FAITHFUL_MIN_AGREEMENT:.0f}%)")
+    context = "" if lowest is None else f"; the lowest held-out L on the front was {lowest:.3g}"
+    return NOT_FOUND, ("No closed form found within the budget: the chosen formula has "
+                       + " and ".join(reasons) + context + ".")
+
+
+def write_report(run_dir: str | Path, summary: Mapping[str, Any],
+                 figures: Mapping[str, Figure] | None = None) -> tuple[Path, Path]:
+    """Write ``report.html`` (self-contained) and ``report.md`` into ``run_dir``.
+
+    The HTML embeds every image as a base64 PNG data URI and loads nothing from the network;
+    the Markdown links PNG files written to ``run_dir/report_figures/``.
+
+    Expected ``summary`` (only ``features``, ``front`` and ``best`` are required)::
+
+        {
+          "title": str,                      # optional, default "symgrad report"
+          "features": [str, ...],            # input names, column order
+          "neuron": str,                     # e.g. "output logit" or "layer 1 unit 3 (post)"
+          "front": [entry, ...],             # the re-scored Pareto front, simplest first
+          "best": entry,                     # the chosen formula
+          "verdict": {"kind": str, "sentence": str},  # optional; else computed by verdict()
+          "data": {str: value},              # e.g. source, n_samples, n_features, truth
+          "model": {str: value},             # e.g. hidden, activation, test_accuracy
+          "timings": {str: seconds},         # e.g. train, gradients, search, total
+          "versions": {str: str},            # e.g. symgrad, jax, pyoperon
+          "notes": [str, ...],               # optional warnings shown as a list
+        }
+        entry = {"expression": str, "complexity": int, "loss": float,   # held-out L
+                 "train_loss": float | None, "source": str,
+                 "latex": str,                # optional; else computed from expression
+                 "metrics": {...}}            # fidelity_metrics output, may be empty
+
+    Args:
+        run_dir: directory to write into (created if missing).
+        summary: the dict above, usually built from ``result.json``.
+        figures: name -> matplotlib Figure, shown in this order under their names.
+
+    Returns:
+        (html_path, md_path).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    figure_dir = run_dir / "report_figures"
+    figure_dir.mkdir(exist_ok=True)
+    features = [str(f) for f in summary.get("features", [])]
+    front = list(summary.get("front", []))
+    best = dict(summary.get("best") or {})
+    best_metrics = dict(best.get("metrics") or {})
+    kind, sentence = _verdict_of(summary, best_metrics, front)
+    latex = best.get("latex") or _latex_or_none(best.get("expression"), features)
+
+    images: list[tuple[str, str, bytes]] = []  # (title, file stem, png)
+    formula_png = _mathtext_png(latex) if latex else None
+    used = {"formula"}
+    for name, fig in (figures or {}).items():
+        stem = _slug(str(name))
+        while stem in used:  # distinct names may share a slug
+            stem += "_"
+        used.add(stem)
+        images.append((str(name), stem, figure_to_png_bytes(fig)))
+    for title, stem, png in images:
+        (figure_dir / f"{stem}.png").write_bytes(png)
+    if formula_png is not None:
+        (figure_dir / "formula.png").write_bytes(formula_png)
+
+    title = str(summary.get("title") or "symgrad report")
+    sections = _sections(summary, best, best_metrics, front, features)
+    html_path = run_dir / "report.html"
+    html_path.write_text(_html(title, kind, sentence, best, latex, formula_png, sections, images), encoding="utf-8")
+    md_path = run_dir / "report.md"
+    md_path.write_text(_markdown(title, sentence, best, latex, formula_png is not None, sections, images),
+                       encoding="utf-8")
+    return html_path, md_path
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def _verdict_of(summary: Mapping[str, Any], best_metrics: Mapping[str, Any], front: list) -> tuple[str, str]:
+    given = summary.get("verdict")
+    if isinstance(given, Mapping) and given.get("sentence"):
+        return str(given.get("kind", "")), str(given["sentence"])
+    if isinstance(given, str) and given:
+        return "", given
+    return verdict(best_metrics, front)
+
+
+def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics: Mapping[str, Any],
+              front: list, features: list[str]) -> list[tuple[str, list[str], list[list[str]], int | None] | None]:
+    """Tables as (heading, header, rows, highlighted row index) shared by HTML and Markdown.
+
+    A None item marks where the figures go.
+    """
+    sections = []
+    header = ["#", "complexity", "held-out L", "train L"] + [label for _, label in _FRONT_METRICS] \
+        + ["source", "expression"]
+    rows, chosen = [], None
+    for i, entry in enumerate(front):
+        metrics = _get(entry, "metrics") or {}
+        if chosen is None and _get(entry, "expression") == best.get("expression"):
+            chosen = i
+        rows.append([str(i), _fmt(_get(entry, "complexity")), _fmt(_get(entry, "loss")),
+                     _fmt(_get(entry, "train_loss"))] + [_fmt(metrics.get(key)) for key, _ in _FRONT_METRICS]
+                    + [_fmt(_get(entry, "source")), str(_get(entry, "expression"))])
+    sections.append(("Pareto front (simplest first; chosen row highlighted)", header, rows, chosen))
+    sections.append(None)  # the figures go here, before the detail tables
+    if best_metrics:
+        rows = [[key, _fmt(value)] for key, value in best_metrics.items()]
+        sections.append(("Fidelity of the chosen formula (held-out points)", ["metric", "value"], rows, None))
+    overview = [["features", ", ".join(features)], ["neuron", _fmt(summary.get("neuron"))]]
+    overview += [[str(k), _fmt(v)] for k, v in (summary.get("data") or {}).items()]
+    sections.append(("Data", ["item", "value"], overview, None))
+    for key, heading in (("model", "Network"), ("timings", "Timings (seconds)"), ("versions", "Versions")):
+        table = summary.get(key) or {}
+        if table:
+            sections.append((heading, ["item", "value"], [[str(k), _fmt(v)] for k, v in table.items()], None))
+    notes = summary.get("notes") or []
+    if notes:
+        sections.append(("Notes", ["note"], [[str(n)] for n in notes], None))
+    return sections
+
+
+def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: str | None,
+          formula_png: bytes | None, sections: list, images: list) -> str:
+    esc = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{esc(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+           f"<h1>{esc(title)}</h1>",
+           f'<div class="verdict {esc(kind)}" id="verdict"><strong>Verdict:</strong> {esc(sentence)}</div>',
+           '<h2 id="formula">Chosen formula</h2>',
+           f"<p>g = <code>{esc(str(best.get('expression', '')))}</code> "
+           f"(complexity {esc(_fmt(best.get('complexity')))}, held-out L {esc(_fmt(best.get('loss')))}). "
+           "Equivalent up to a monotone transform: the network's decision boundary is a level set "
+           f"{{g = t}}{_threshold_text(best)}.</p>"]
+    if latex:
+        out.append(f"<p>LaTeX: <code>{esc(latex)}</code></p>")
+    if formula_png is not None:
+        out.append(f'<p><img alt="formula" src="{_data_uri(formula_png)}"></p>')
+    for section in sections:
+        if section is None:
+            out += _html_figures(images)
+            continue
+        heading, header, rows, chosen = section
+        out.append(f"<h2>{esc(heading)}</h2>")
+        out.append("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
+        for i, row in enumerate(rows):
+            cls = ' class="chosen"' if i == chosen else ""
+            cells = [f"<code>{esc(c)}</code>" if h == "expression" else esc(c) for h, c in zip(header, row)]
+            out.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        out.append("</tbody></table>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def _html_figures(images: list) -> list[str]:
+    esc = html.escape
+    out = ["<h2>Figures</h2>"] if images else []
+    for name, _, png in images:
+        out.append(f'<figure><img alt="{esc(name)}" src="{_data_uri(png)}">'
+                   f"<figcaption>{esc(name)}</figcaption></figure>")
+    return out
+
+
+def _markdown(title: str, sentence: str, best: Mapping[str, Any], latex: str | None,
+              has_formula_png: bool, sections: list, images: list) -> str:
+    out = [f"# {title}", "", f"**Verdict:** {sentence}", "", "## Chosen formula", "",
+           "```", f"g = {best.get('expression', '')}", "```", "",
+           f"Complexity {_fmt(best.get('complexity'))}, held-out L {_fmt(best.get('loss'))}. Equivalent up to "
+           f"a monotone transform: the network's decision boundary is a level set {{g = t}}{_threshold_text(best)}.",
+           ""]
+    if latex:
+        out += ["$$", latex, "$$", ""]
+    if has_formula_png:
+        out += ["![formula](report_figures/formula.png)", ""]
+    for section in sections:
+        if section is None:
+            out += _markdown_figures(images)
+            continue
+        heading, header, rows, chosen = section
+        out += [f"## {heading}", "", "| " + " | ".join(_md_cell(h) for h in header) + " |",
+                "|" + "---|" * len(header)]
+        for i, row in enumerate(rows):
+            # Formulas go in backticks so ** and _ are not read as emphasis.
+            cells = [f"`{_md_cell(c)}`" if h == "expression" else _md_cell(c) for h, c in zip(header, row)]
+            if i == chosen:
+                cells = [f"**{c}**" if c else c for c in cells]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _markdown_figures(images: list) -> list[str]:
+    out = ["## Figures", ""] if images else []
+    for name, stem, _ in images:
+        out += [f"![{name}](report_figures/{stem}.png)", "", f"*{_md_cell(name)}*", ""]
+    return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _threshold_text(best: Mapping[str, Any]) -> str:
+    metrics = best.get("metrics") or {}
+    t, o = _finite(metrics.get("threshold")), metrics.get("orientation")
+    if t is None or o not in (1, -1):
+        return ""
+    return f"; class 1 where g {'>' if o == 1 else '<'} {t:.4g}"
+
+
+def _latex_or_none(expression: Any, features: list[str]) -> str | None:
+    if not expression or not features:
+        return None
+    from .errors import SymgradError
+    from .export import to_latex
+
+    try:
+        return to_latex(str(expression), features)
+    except SymgradError:
+        return None
+
+
+def _mathtext_png(latex: str) -> bytes | None:
+    """The formula drawn by matplotlib's mathtext, or None where mathtext cannot parse it."""
+    fig = Figure(figsize=(0.1, 0.1))
+    fig.text(0.0, 0.0, f"$g = {latex}$", fontsize=18)
+    try:
+        return figure_to_png_bytes(fig, dpi=120)
+    except (ValueError, RuntimeError):  # mathtext supports a subset of LaTeX
+        return None
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
+    return slug or "figure"
+
+
+def _get(entry: Any, key: str) -> Any:
+    return entry.get(key) if isinstance(entry, Mapping) else getattr(entry, key, None)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")

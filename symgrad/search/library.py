@@ -1,0 +1,439 @@
+"""Sparse term-library fit: g = sum_j c_j phi_j with gradients parallel to the targets."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import scipy.linalg
+import sympy as sp
+
+from ..errors import SymgradError
+from ..expressions import complexity, symbols_for
+from .base import Entry, Front, Progress, SearchProblem
+from .canonical import canonicalize
+from .loss import alignment_loss
+from .screening import Screening, screen_inputs
+
+FAMILIES = ("linear", "square", "cube", "sin", "cos", "exp", "log", "inverse", "product")
+# Train losses below this are round-off; a 1e-16 -> 1e-17 step is no 5x improvement.
+LOSS_FLOOR = 1e-10
+# Relative ridge on B (unit diagonal after column scaling): keeps B positive definite when
+# terms are nearly collinear on the data, without moving an exact solution (A c = 0).
+_RIDGE = 1e-8
+# Supports of each size re-ranked by the true loss after ranking by the eigen-objective.
+_RERANK = 10
+_BEAM = 20
+_CHUNK = 4096
+# exp(x) beyond this spans > 1e21 across the data: useless as a term and risks overflow.
+_MAX_EXP_ARGUMENT = 50.0
+
+
+@dataclass(frozen=True)
+class Term:
+    """One library function of the (screened) inputs.
+
+    Attributes:
+        family: one of ``FAMILIES``.
+        inputs: column indices into the screened inputs (two for "product").
+        expression: the term as a sympy expression over the original feature names.
+    """
+
+    family: str
+    inputs: tuple[int, ...]
+    expression: sp.Expr
+
+
+@dataclass(frozen=True)
+class SupportFit:
+    """The best support found for one number of terms.
+
+    Attributes:
+        size: number of terms.
+        terms: indices into ``LibraryFit.terms``.
+        coefficients: coefficient of each term, in raw units (g = sum c_j phi_j).
+        train_loss: L on the search points of the screened problem.
+        objective: generalised eigenvalue (sum |P_k J_k c|^2 / sum |J_k c|^2).
+    """
+
+    size: int
+    terms: tuple[int, ...]
+    coefficients: tuple[float, ...]
+    train_loss: float
+    objective: float
+
+
+@dataclass(frozen=True)
+class LibraryFit:
+    """Everything the library fit found before canonicalisation.
+
+    Attributes:
+        screening: which inputs were searched (None when screening was off).
+        terms: the library.
+        supports: the best support of each size 1..max_terms, in size order (sizes after the
+            first exact fit, train L <= ``LOSS_FLOOR``, are not tried).
+        chosen_size: the size picked by the elbow rule.
+        exhaustive: whether every support up to ``max_terms`` was tried.
+    """
+
+    screening: Screening | None
+    terms: tuple[Term, ...]
+    supports: tuple[SupportFit, ...]
+    chosen_size: int
+    exhaustive: bool
+
+    def expression(self, size: int) -> sp.Expr:
+        """The fitted g (float coefficients) of the support with ``size`` terms."""
+        fit = next(s for s in self.supports if s.size == size)
+        return sp.Add(*[sp.Float(c) * self.terms[j].expression for j, c in zip(fit.terms, fit.coefficients)])
+
+
+def elbow_size(losses: Sequence[float], factor: float = 5.0, floor: float = LOSS_FLOOR) -> int:
+    """The largest k whose step from k-1 to k terms cut the best loss at least ``factor``-fold.
+
+    ``losses[k-1]`` is the best train loss with k terms; losses below ``floor`` count as
+    ``floor``. A true term cut L 43-378x on network gradients, a spurious one 1.2-3.4x
+    (METHOD §4), hence the default 5.
+
+    Returns:
+        The chosen number of terms (1 if no step qualifies).
+    """
+    chosen = 1
+    for k in range(2, len(losses) + 1):
+        if max(losses[k - 2], floor) >= factor * max(losses[k - 1], floor):
+            chosen = k
+    return chosen
+
+
+class LibraryBackend:
+    """Sparse fit over a fixed term library (METHOD §4).
+
+    For g = sum_j c_j phi_j the gradient is J_k c with J_k the (d, m) term gradients at x_k,
+    so "grad g parallel to N_k" is linear in c: minimise sum_k |(I - N_k N_k^T) J_k c|^2 subject
+    to c^T B c = 1, B = sum_k J_k^T J_k (normalising by B stops the collapse to grad g = 0),
+    a generalised eigenproblem. Every support of at most ``max_terms`` terms is tried when
+    there are at most ``max_combinations`` of them; otherwise the candidates of each size come
+    from a forward beam search and a backward elimination over the whole library. The best
+    support of each size (by train L) becomes one front entry, scored on held-out points;
+    ``metrics["elbow"]`` marks the size chosen by ``elbow_size``.
+
+    Args:
+        max_terms: largest support size (>= 1).
+        elbow_factor: improvement factor the elbow rule asks of each added term (> 1).
+        include: term families to use, a subset of ``FAMILIES`` (log and inverse are used only
+            for inputs that are strictly positive on all data points).
+        screen: search only the inputs kept by ``screen_inputs`` (relative rule).
+        screen_threshold: relative threshold for screening, in (0, 1].
+        max_combinations: cap on the supports tried exhaustively (>= 1).
+        tolerance: factor on the held-out loss allowed when snapping constants (>= 1). Network
+            bias makes the true constants 2-15 % worse than fitted floats (concept D: 2.5 %
+            with the wide band), so the default is looser than ``canonicalize``'s 1.02.
+    """
+
+    name = "library"
+
+    def __init__(self, *, max_terms: int = 4, elbow_factor: float = 5.0, include: Sequence[str] = FAMILIES,
+                 screen: bool = True, screen_threshold: float = 0.1, max_combinations: int = 100000,
+                 tolerance: float = 1.25) -> None:
+        if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= 8:
+            raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to 8")
+        if not _is_number(elbow_factor) or not elbow_factor > 1:
+            raise SymgradError(f"elbow_factor {elbow_factor!r} is not allowed; use a number > 1")
+        if isinstance(include, str):
+            include = (include,)
+        include = tuple(include)
+        unknown = [f for f in include if f not in FAMILIES]
+        if unknown or not include:
+            raise SymgradError(f"term families {unknown or list(include)} are not allowed; choose from {list(FAMILIES)}")
+        if not isinstance(screen, bool):
+            raise SymgradError(f"screen {screen!r} is not allowed; use true or false")
+        if not _is_number(screen_threshold) or not 0 < screen_threshold <= 1:
+            raise SymgradError(f"screen_threshold {screen_threshold!r} is not allowed; use a number in (0, 1]")
+        if isinstance(max_combinations, bool) or not isinstance(max_combinations, int) or max_combinations < 1:
+            raise SymgradError(f"max_combinations {max_combinations!r} is not allowed; use a positive integer")
+        if not _is_number(tolerance) or not tolerance >= 1:
+            raise SymgradError(f"tolerance {tolerance!r} is not allowed; use a number >= 1")
+        self.max_terms = max_terms
+        self.elbow_factor = float(elbow_factor)
+        self.include = include
+        self.screen = screen
+        self.screen_threshold = float(screen_threshold)
+        self.max_combinations = max_combinations
+        self.tolerance = float(tolerance)
+
+    def search(self, problem: SearchProblem, *, seed: int = 0, progress: Progress | None = None) -> Front:
+        """Fit, canonicalise and score the best support of every size.
+
+        The fit is deterministic; ``seed`` is accepted for the backend protocol. An interrupt
+        returns the entries finished so far.
+        """
+        del seed  # deterministic
+        say = progress or (lambda message: None)
+        try:
+            fit = self.fit(problem, progress=progress)
+        except KeyboardInterrupt:
+            say("library: interrupted before any support was fitted")
+            return Front()
+        entries: dict[str, Entry] = {}
+        try:
+            for support in fit.supports:
+                raw = fit.expression(support.size)
+                expr = _round_floats(canonicalize(raw, problem, tolerance=self.tolerance))
+                entry = Entry.from_expr(expr, problem, source=self.name,
+                                        train_loss=problem.loss(expr, holdout=False))
+                elbow = support.size == fit.chosen_size
+                key = entry.expression
+                if key in entries:  # a bigger support that canonicalised to a smaller one
+                    elbow = elbow or bool(entries[key].metrics.get("elbow"))
+                    entry = entries[key]
+                entries[key] = dataclasses.replace(entry, metrics={
+                    **entry.metrics, "terms": entry.metrics.get("terms", support.size),
+                    "fit_train_loss": entry.metrics.get("fit_train_loss", support.train_loss), "elbow": elbow})
+        except KeyboardInterrupt:
+            say("library: interrupted while canonicalising; returning the entries finished")
+        return Front(tuple(entries.values()))
+
+    def fit(self, problem: SearchProblem, *, progress: Progress | None = None) -> LibraryFit:
+        """Screen, build the library and find the best support of each size (no canonicalisation)."""
+        say = progress or (lambda message: None)
+        start = time.perf_counter()
+        screening = None
+        sub = problem
+        if self.screen and problem.n_features > 1:
+            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold)
+            sub = problem.subset(screening.kept)
+            say(f"library: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
+        terms = build_library(sub.x, sub.x_holdout, sub.feature_names, self.include)
+        if not terms:
+            raise SymgradError(f"the term families {list(self.include)} give no usable term on these inputs")
+        gradients, scales = _scaled_gradients(terms, sub.x, sub.n_features)
+        n = sub.x.shape[0]
+        a_matrix, b_matrix = _quadratic_forms(gradients, sub.directions)
+        m = len(terms)
+        term_complexity = [complexity(t.expression) for t in terms]
+        max_size = min(self.max_terms, m)
+        total = sum(math.comb(m, k) for k in range(1, max_size + 1))
+        exhaustive = total <= self.max_combinations
+        say(f"library: {m} terms over {sub.n_features} inputs, {n} points, "
+            f"{'exhaustive over' if exhaustive else 'beam and backward elimination instead of'} {total} supports")
+        backward = {} if exhaustive else _backward_elimination(a_matrix, b_matrix, max_size)
+        supports: list[SupportFit] = []
+        beam: list[tuple[int, ...]] = [()]
+        try:
+            for size in range(1, max_size + 1):
+                if exhaustive:
+                    candidates = np.array(list(itertools.combinations(range(m), size)), dtype=np.int64)
+                else:
+                    candidates = _extend(beam, m, size, backward.get(size))
+                objectives = _support_objectives(a_matrix, b_matrix, candidates)
+                order = np.argsort(objectives, kind="stable")
+                beam = [tuple(int(j) for j in candidates[i]) for i in order[:_BEAM]]
+                best, best_key = None, None
+                for i in order[:_RERANK]:
+                    fitted = _fit_support(a_matrix, b_matrix, gradients, sub.directions, candidates[i], sub.oriented)
+                    # Exact fits tie at round-off; then the simpler terms win (x0, not cos x0,
+                    # for a monotone function of one input).
+                    key = (max(fitted[1], LOSS_FLOOR), sum(term_complexity[j] for j in candidates[i]))
+                    if best_key is None or key < best_key:
+                        best, best_key = (candidates[i], fitted[1], fitted[0], float(objectives[i])), key
+                support, loss, coefficients, objective = best
+                supports.append(SupportFit(size=size, terms=tuple(int(j) for j in support),
+                                           coefficients=tuple(float(c / scales[j]) for j, c in zip(support, coefficients)),
+                                           train_loss=float(loss), objective=objective))
+                say(f"library: best {size}-term train L {loss:.3g} ({time.perf_counter() - start:.1f} s)")
+                if loss <= LOSS_FLOOR:  # exact to round-off: larger supports can only tie
+                    break
+        except KeyboardInterrupt:
+            if not supports:
+                raise
+            say(f"library: interrupted after {len(supports)} sizes")
+        chosen = elbow_size([s.train_loss for s in supports], self.elbow_factor)
+        return LibraryFit(screening=screening, terms=tuple(terms), supports=tuple(supports),
+                          chosen_size=chosen, exhaustive=exhaustive)
+
+
+def build_library(x: np.ndarray, x_holdout: np.ndarray, feature_names: Sequence[str],
+                  include: Sequence[str] = FAMILIES) -> list[Term]:
+    """The term library over the given inputs.
+
+    Args:
+        x: (n, d) search points; x_holdout: (m, d) held-out points. log and 1/x are added only
+            for inputs strictly positive on both, exp only where its argument stays below 50.
+        feature_names: the d names (the formula symbols).
+        include: families to use.
+
+    Returns:
+        Terms in a fixed order: per input the unary families, then the pairwise products.
+    """
+    symbols = symbols_for(feature_names)
+    both = np.concatenate([x, x_holdout], axis=0)
+    terms: list[Term] = []
+    unary = {
+        "linear": lambda s: s, "square": lambda s: s**2, "cube": lambda s: s**3, "sin": sp.sin,
+        "cos": sp.cos, "exp": sp.exp, "log": sp.log, "inverse": lambda s: 1 / s,
+    }
+    for i, symbol in enumerate(symbols):
+        positive = bool(np.all(both[:, i] > 0))
+        for family, make in unary.items():
+            if family not in include:
+                continue
+            if family in ("log", "inverse") and not positive:
+                continue
+            if family == "exp" and np.max(both[:, i]) > _MAX_EXP_ARGUMENT:
+                continue
+            terms.append(Term(family, (i,), make(symbol)))
+    if "product" in include:
+        for i, j in itertools.combinations(range(len(symbols)), 2):
+            terms.append(Term("product", (i, j), symbols[i] * symbols[j]))
+    return terms
+
+
+def term_gradients(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
+    """Input gradients of every term at every point.
+
+    Args:
+        terms: m library terms.
+        x: (n, d) points.
+
+    Returns:
+        (n, d, m) array; column j holds grad phi_j.
+    """
+    n, d = x.shape
+    out = np.zeros((n, d, len(terms)))
+    with np.errstate(all="ignore"):
+        for j, term in enumerate(terms):
+            i = term.inputs[0]
+            v = x[:, i]
+            if term.family == "product":
+                out[:, i, j] = x[:, term.inputs[1]]
+                out[:, term.inputs[1], j] = v
+                continue
+            out[:, i, j] = {
+                "linear": lambda: np.ones(n), "square": lambda: 2 * v, "cube": lambda: 3 * v**2,
+                "sin": lambda: np.cos(v), "cos": lambda: -np.sin(v), "exp": lambda: np.exp(v),
+                "log": lambda: 1 / v, "inverse": lambda: -1 / v**2,
+            }[term.family]()
+    return out
+
+
+def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Term gradients with each column scaled to unit root-mean-square norm, and the scales.
+
+    The scaling equalises terms such as exp(x) and x (conditioning of B) and makes the
+    ridge relative; coefficients are divided by the scales again afterwards.
+    """
+    gradients = term_gradients(terms, x)
+    gradients[~np.isfinite(gradients)] = 0.0
+    scales = np.sqrt(np.mean(np.sum(gradients**2, axis=1), axis=0))
+    scales = np.where(scales > 0, scales, 1.0)
+    return gradients / scales, scales
+
+
+def _quadratic_forms(gradients: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A = mean_k J_k^T (I - N_k N_k^T) J_k and B = mean_k J_k^T J_k, both (m, m)."""
+    n = gradients.shape[0]
+    b_matrix = np.einsum("kdi,kdj->ij", gradients, gradients) / n
+    projected = np.einsum("kd,kdi->ki", directions, gradients)
+    a_matrix = b_matrix - projected.T @ projected / n
+    return (a_matrix + a_matrix.T) / 2, (b_matrix + b_matrix.T) / 2
+
+
+def _support_objectives(a_matrix: np.ndarray, b_matrix: np.ndarray, supports: np.ndarray) -> np.ndarray:
+    """Smallest generalised eigenvalue of (A_S, B_S + ridge) for each row S of ``supports`` (K, k).
+
+    Batched through a Cholesky factor of B_S: eig(L^-1 A_S L^-T) = eig(A_S, B_S).
+    """
+    size = supports.shape[1]
+    out = np.empty(supports.shape[0])
+    eye = np.eye(size) * _RIDGE
+    for start in range(0, supports.shape[0], _CHUNK):
+        s = supports[start:start + _CHUNK]
+        a_s = a_matrix[s[:, :, None], s[:, None, :]]
+        b_s = b_matrix[s[:, :, None], s[:, None, :]] + eye
+        try:
+            lower = np.linalg.cholesky(b_s)
+        except np.linalg.LinAlgError:
+            out[start:start + len(s)] = [_smallest_eig(a, b) for a, b in zip(a_s, b_s)]
+            continue
+        half = np.linalg.solve(lower, a_s)
+        whitened = np.linalg.solve(lower, np.swapaxes(half, 1, 2))
+        out[start:start + len(s)] = np.linalg.eigvalsh((whitened + np.swapaxes(whitened, 1, 2)) / 2)[:, 0]
+    return out
+
+
+def _smallest_eig(a_s: np.ndarray, b_s: np.ndarray) -> float:
+    try:
+        return float(scipy.linalg.eigh(a_s, b_s, eigvals_only=True, subset_by_index=[0, 0])[0])
+    except (np.linalg.LinAlgError, ValueError):
+        return np.inf
+
+
+def _fit_support(a_matrix: np.ndarray, b_matrix: np.ndarray, gradients: np.ndarray, directions: np.ndarray,
+                 support: np.ndarray, oriented: bool) -> tuple[np.ndarray, float]:
+    """Coefficients (scaled units) of the best g on ``support`` and its train loss."""
+    idx = np.asarray(support)
+    a_s = a_matrix[np.ix_(idx, idx)]
+    b_s = b_matrix[np.ix_(idx, idx)] + np.eye(len(idx)) * _RIDGE
+    try:
+        _, vectors = scipy.linalg.eigh(a_s, b_s, subset_by_index=[0, 0])
+    except (np.linalg.LinAlgError, ValueError):
+        return np.zeros(len(idx)), np.inf
+    coefficients = vectors[:, 0]
+    g_gradients = gradients[:, :, idx] @ coefficients
+    # The eigenvector's sign is arbitrary: orient g to increase along the targets.
+    if np.sum(g_gradients * directions) < 0:
+        coefficients, g_gradients = -coefficients, -g_gradients
+    return coefficients, alignment_loss(g_gradients, directions, oriented=oriented)
+
+
+def _extend(beam: list[tuple[int, ...]], m: int, size: int, backward: tuple[int, ...] | None) -> np.ndarray:
+    """Supports of ``size`` terms: every one-term extension of the beam, plus the backward pick."""
+    found: set[tuple[int, ...]] = set()
+    for support in beam:
+        for j in range(m):
+            if j not in support:
+                found.add(tuple(sorted((*support, j))))
+    if backward is not None:
+        found.add(backward)
+    return np.array(sorted(found), dtype=np.int64).reshape(-1, size)
+
+
+def _backward_elimination(a_matrix: np.ndarray, b_matrix: np.ndarray, max_size: int) -> dict[int, tuple[int, ...]]:
+    """Supports of size 1..max_size found by refitting and dropping the smallest |c_j|.
+
+    Columns have unit scale, so |c_j| compares the terms' contributions.
+    """
+    support = list(range(a_matrix.shape[0]))
+    found: dict[int, tuple[int, ...]] = {}
+    while support:
+        if len(support) <= max_size:
+            found[len(support)] = tuple(sorted(support))
+        if len(support) == 1:
+            break
+        idx = np.array(support)
+        try:
+            _, vectors = scipy.linalg.eigh(a_matrix[np.ix_(idx, idx)],
+                                           b_matrix[np.ix_(idx, idx)] + np.eye(len(idx)) * _RIDGE,
+                                           subset_by_index=[0, 0])
+        except (np.linalg.LinAlgError, ValueError):
+            break
+        # Large libraries shed several terms per refit (geometric shrinking keeps this cheap);
+        # near max_size one at a time, so each recorded support is a real refit.
+        drop = max(1, (len(support) - max_size) // 8)
+        for position in sorted(np.argsort(np.abs(vectors[:, 0]), kind="stable")[:drop], reverse=True):
+            support.pop(int(position))
+    return found
+
+
+def _round_floats(expr: sp.Expr, digits: int = 6) -> sp.Expr:
+    """Constants left unsnapped are shown with ``digits`` significant digits (and scored so)."""
+    return expr.xreplace({f: sp.Float(float(f"{float(f):.{digits}g}")) for f in expr.atoms(sp.Float)})
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)

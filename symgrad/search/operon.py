@@ -1,0 +1,739 @@
+"""Genetic programming with pyoperon, scored by gradient alignment on stacked rows."""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from ..errors import SymgradError
+from ..expressions import complexity, symbols_for
+from .base import Entry, Front, Progress, SearchProblem
+from .loss import alignment_loss
+
+# Operon function symbols a user may enable; aliases map the usual operator signs onto them.
+OPERATORS: tuple[str, ...] = ("add", "sub", "mul", "div", "aq", "pow", "sin", "cos", "tan", "tanh",
+                              "exp", "log", "sqrt", "square", "abs")
+DEFAULT_OPERATORS: tuple[str, ...] = ("add", "sub", "mul", "div", "sin", "cos", "exp", "log", "sqrt",
+                                      "square")
+_ALIASES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+_WORST_FITNESS = 10.0  # returned for skipped evaluations; L itself never exceeds 2
+
+
+@dataclass(frozen=True)
+class _NodeRecord:
+    """A plain-Python copy of one Operon node (postfix order), safe to keep after the run."""
+
+    kind: str
+    arity: int
+    value: float
+    variable: int  # column index for variables, -1 otherwise
+    size: int  # number of descendants
+
+
+def tree_to_sympy(nodes: Sequence[_NodeRecord], symbols: Sequence[sp.Symbol], *,
+                  integer: bool) -> sp.Expr:
+    """Rebuild a postfix node list as a sympy expression.
+
+    Operon stores a tree in postfix order; the first operand of a node is the subtree that ends
+    right before it. Variables carry a weight (weight * x) and constants a value.
+
+    Args:
+        nodes: postfix node records of one tree.
+        symbols: sympy symbol per input column.
+        integer: write weights and constants as exact integers (integer-coefficient mode).
+    """
+    def number(value: float) -> sp.Expr:
+        if integer or float(value).is_integer():
+            return sp.Integer(int(round(value)))
+        return sp.Float(float(value), 7)  # Operon computes in single precision
+
+    def build(index: int) -> sp.Expr:
+        node = nodes[index]
+        if node.kind == "variable":
+            return number(node.value) * symbols[node.variable]
+        if node.kind == "constant":
+            return number(node.value)
+        args = []
+        child = index - 1
+        for _ in range(node.arity):
+            args.append(build(child))
+            child -= nodes[child].size + 1
+        return _apply(node.kind, args)
+
+    return build(len(nodes) - 1)
+
+
+def _apply(kind: str, args: list[sp.Expr]) -> sp.Expr:
+    if kind == "add":
+        return sp.Add(*args)
+    if kind == "mul":
+        return sp.Mul(*args)
+    if kind == "sub":
+        return args[0] - sp.Add(*args[1:]) if len(args) > 1 else -args[0]
+    if kind == "div":
+        return args[0] / sp.Mul(*args[1:]) if len(args) > 1 else 1 / args[0]
+    a = args[0]
+    unary = {"sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh, "exp": sp.exp,
+             "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "square": lambda v: v**2}
+    if kind in unary:
+        return unary[kind](a)
+    if kind == "aq":  # analytic quotient
+        return a / sp.sqrt(1 + args[1] ** 2)
+    if kind == "pow":
+        return a ** args[1]
+    raise SymgradError(f"the Operon node {kind!r} has no sympy translation; allowed operators are {list(OPERATORS)}")
+
+
+@dataclass
+class _Archive:
+    """Best few trees per Operon tree length, filled while the run evaluates candidates."""
+
+    per_length: int
+    best: dict[int, list[tuple[float, tuple[_NodeRecord, ...]]]] = field(default_factory=dict)
+    best_loss: float = math.inf
+
+    def offer(self, length: int, loss: float, snapshot: Callable[[], tuple[_NodeRecord, ...]]) -> None:
+        bucket = self.best.setdefault(length, [])
+        if len(bucket) >= self.per_length and loss >= bucket[-1][0]:
+            return
+        if any(abs(loss - kept) <= 1e-15 for kept, _ in bucket):
+            return  # most likely the same tree again; keep the bucket diverse
+        bucket.append((loss, snapshot()))
+        bucket.sort(key=lambda item: item[0])
+        del bucket[self.per_length:]
+        self.best_loss = min(self.best_loss, loss)
+
+    def trees(self) -> list[tuple[float, tuple[_NodeRecord, ...]]]:
+        return [item for length in sorted(self.best) for item in self.best[length]]
+
+
+class OperonBackend:
+    """Operon genetic programming on L(g) = mean(1 - |cos(grad g, N)|).
+
+    The gradient of each candidate tree comes from central finite differences: the tree is
+    evaluated once on the stacked rows [X; X + h e_1; ...; X - h e_d] and differenced. A zero or
+    non-finite gradient counts as fully misaligned. Any monotone transform of a formula scores
+    the same (orientation too unless the problem is ``oriented``), so the front holds
+    representatives of equivalence classes, not unique formulas.
+
+    Args:
+        operators: function symbols, from ``OPERATORS`` (``+ - * /`` accepted as aliases).
+        max_length: most nodes in a tree.
+        max_depth: deepest tree.
+        population_size: individuals per generation.
+        generations: generation limit.
+        coefficients: ``"integer"`` (small integer weights, no drift; the reliable mode) or
+            ``"real"`` (normal-distributed weights, mutated by Gaussian steps).
+        integer_range: integer weights are drawn from [-integer_range, integer_range].
+        parsimony: fitness = L + parsimony * weighted node count.
+        complexity_weights: cost per operator name (also ``"variable"`` and ``"constant"``) in
+            the weighted node count; 1 for anything not named.
+        time_limit: wall-clock seconds for the evolutionary run (polishing comes after it).
+        max_evaluations: candidate evaluations before stopping; None for no limit.
+        loss_threshold: stop as soon as a candidate reaches this L; None to never stop early.
+        max_points: search points used for evolution (a seeded random subset if there are more).
+        finite_difference_step: step h relative to each input's standard deviation.
+        finite_differences: ``"central"`` (2d+1 stacked blocks) or ``"forward"`` (d+1, faster,
+            O(h) error).
+        polish: refit numeric constants on the exact loss with scipy after the run.
+        per_length: trees kept per tree length in the archive that becomes the front.
+
+    After ``search``, ``stats_`` holds the last run's evaluations, generations, seconds (of the
+    evolutionary run), stop reason and best training L (finite-difference estimate).
+    """
+
+    name = "operon"
+
+    def __init__(self, *, operators: Sequence[str] = DEFAULT_OPERATORS, max_length: int = 30,
+                 max_depth: int = 10, population_size: int = 500, generations: int = 1000,
+                 coefficients: str = "integer", integer_range: int = 5, parsimony: float = 0.0,
+                 complexity_weights: Mapping[str, float] | None = None,
+                 time_limit: float | None = 60.0, max_evaluations: int | None = None,
+                 loss_threshold: float | None = None, max_points: int = 1000,
+                 finite_difference_step: float = 1e-2, finite_differences: str = "central",
+                 polish: bool = True, per_length: int = 2) -> None:
+        if isinstance(operators, str) or not isinstance(operators, Sequence) or not operators:
+            raise SymgradError(f"operators {operators!r} must be a non-empty list of names from {list(OPERATORS)}")
+        names = []
+        for op_name in operators:
+            canonical = _ALIASES.get(op_name, op_name)
+            if canonical not in OPERATORS:
+                raise SymgradError(f"operator {op_name!r} is not supported; choose from {list(OPERATORS)}")
+            if canonical not in names:
+                names.append(canonical)
+        self.operators = tuple(names)
+        self.max_length = _check_int("max_length", max_length, 3, 1000)
+        self.max_depth = _check_int("max_depth", max_depth, 2, 100)
+        self.population_size = _check_int("population_size", population_size, 2, 1_000_000)
+        self.generations = _check_int("generations", generations, 1, 10**9)
+        if coefficients not in ("integer", "real"):
+            raise SymgradError(f"coefficients {coefficients!r} is not allowed; use 'integer' or 'real'")
+        self.coefficients = coefficients
+        self.integer_range = _check_int("integer_range", integer_range, 1, 1000)
+        self.parsimony = _check_float("parsimony", parsimony, 0.0, math.inf)
+        weights = dict(complexity_weights or {})
+        for key, value in weights.items():
+            if _ALIASES.get(key, key) not in (*OPERATORS, "variable", "constant"):
+                raise SymgradError(f"complexity_weights key {key!r} is not an operator, 'variable' or 'constant'")
+            _check_float(f"complexity_weights[{key!r}]", value, 0.0, math.inf)
+        self.complexity_weights = {_ALIASES.get(k, k): float(v) for k, v in weights.items()}
+        self.time_limit = None if time_limit is None else _check_float("time_limit", time_limit, 0.0, math.inf,
+                                                                       open_low=True)
+        self.max_evaluations = None if max_evaluations is None else _check_int(
+            "max_evaluations", max_evaluations, 1, 10**15)
+        self.loss_threshold = None if loss_threshold is None else _check_float(
+            "loss_threshold", loss_threshold, 0.0, 2.0)
+        self.max_points = _check_int("max_points", max_points, 2, 10**8)
+        self.finite_difference_step = _check_float("finite_difference_step", finite_difference_step, 0.0, 1.0,
+                                                   open_low=True)
+        if finite_differences not in ("central", "forward"):
+            raise SymgradError(f"finite_differences {finite_differences!r} is not allowed; use 'central' or 'forward'")
+        self.finite_differences = finite_differences
+        if not isinstance(polish, bool):
+            raise SymgradError(f"polish {polish!r} must be True or False")
+        self.polish = polish
+        self.per_length = _check_int("per_length", per_length, 1, 100)
+        self.stats_: dict[str, Any] = {}
+
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+        """Evolve formulas for ``problem`` and return their front, scored on held-out points.
+
+        Repeatable for a given ``seed`` unless a time limit ends the run. KeyboardInterrupt (also
+        from ``progress``) or an exhausted budget ends the run early and returns the front found
+        so far.
+
+        Args:
+            problem: points (n, d) and unit target directions (n, d), plus held-out copies.
+            seed: non-negative integer seed.
+            progress: called with short status lines.
+
+        Returns:
+            Front of sympy-parsable formulas over ``problem.feature_names`` (source "operon").
+        """
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SymgradError(f"seed {seed!r} must be a non-negative integer")
+        notify = _SafeProgress(progress)
+        run = _OperonRun(self, problem, int(seed), notify)
+        started = time.monotonic()
+        archive, stop_reason = run.execute()
+        trees = archive.trees()
+        self.stats_ = {"evaluations": run.fitness.evaluations, "generations": run.generation,
+                       "seconds": time.monotonic() - started, "stop_reason": stop_reason,
+                       "best_train_loss": archive.best_loss}
+        notify(f"operon: {stop_reason}; {run.fitness.evaluations} evaluations, best train L "
+               f"{archive.best_loss:.3g}; scoring {len(trees)} candidates")
+        polish = self.polish and not notify.interrupted and stop_reason != "interrupted"
+        return _front_from_archive(trees, problem, integer=self.coefficients == "integer", polish=polish,
+                                   notify=notify)
+
+
+class _SafeProgress:
+    """Calls the user's progress function; an exception there asks the run to stop."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.interrupted = False
+        self.error: BaseException | None = None
+
+    def __call__(self, message: str) -> None:
+        if self.progress is None or self.interrupted or self.error is not None:
+            return
+        try:
+            self.progress(message)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        except Exception as exc:  # re-raised once the run has stopped cleanly
+            self.error = exc
+
+
+class _GradientFitness:
+    """Operon's fitness callback: L of a tree from finite differences on the stacked rows."""
+
+    def __init__(self, backend: OperonBackend, directions: np.ndarray, forward_steps: np.ndarray,
+                 backward_steps: np.ndarray | None, oriented: bool, archive: _Archive,
+                 variable_of_hash: dict[int, int]) -> None:
+        self.backend = backend
+        self.directions = directions
+        self.directions_t = np.ascontiguousarray(directions.T)
+        # (d, n) reciprocal steps: forward, backward and across both sides
+        self.inverse_forward = 1.0 / forward_steps
+        if backward_steps is not None:
+            self.inverse_backward = 1.0 / backward_steps
+            self.inverse_central = 1.0 / (forward_steps + backward_steps)
+        self.oriented = oriented
+        self.archive = archive
+        self.variable_of_hash = variable_of_hash
+        self.weights = backend.complexity_weights
+        self.evaluations = 0
+        self.stop_reason: str | None = None
+        self.messages: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.deadline = math.inf
+        self.started = time.monotonic()
+        self.last_message = -math.inf
+        # set after construction, once the Operon objects exist
+        self.operon: Any = None
+        self.dtable: Any = None
+        self.dataset: Any = None
+        self.rows: Any = None
+        self.evaluator: Any = None
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.evaluator is not None:
+            self.evaluator.Budget = 0  # Operon's generator terminates once the budget is spent
+
+    def __call__(self, rng: Any, individual: Any) -> list[float]:
+        try:
+            return self._evaluate(individual)
+        except BaseException as exc:  # an exception must not unwind through Operon's C++ frames
+            self.request_stop("interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc!r}")
+            return [_WORST_FITNESS]
+
+    def _evaluate(self, individual: Any) -> list[float]:
+        if self.stop_reason is not None:
+            self.request_stop(self.stop_reason)
+            return [_WORST_FITNESS]
+        tree = individual.Genotype
+        values = self.operon.Evaluate(self.dtable, tree, self.dataset, self.rows)
+        loss = self._loss(values)
+        self.evaluations += 1
+        self.archive.offer(tree.Length, loss, lambda: self._snapshot(tree))
+        fitness = loss
+        if self.backend.parsimony > 0:
+            fitness += self.backend.parsimony * self._weighted_length(tree)
+        self._check_budget(loss)
+        return [fitness]
+
+    def _loss(self, values: np.ndarray) -> float:
+        n, d = self.directions.shape
+        with np.errstate(all="ignore"):
+            plus = values[n:n * (d + 1)].reshape(d, n)
+            if self.backend.finite_differences == "central":
+                minus = values[n * (d + 1):].reshape(d, n)
+                grads = np.subtract(plus, minus, dtype=np.float64)
+                grads *= self.inverse_central
+                if not np.isfinite(grads.sum()):
+                    # one-sided differences where one side leaves the formula's domain (log, sqrt, /)
+                    base = values[:n]
+                    forward = np.subtract(plus, base, dtype=np.float64) * self.inverse_forward
+                    backward = np.subtract(base, minus, dtype=np.float64) * self.inverse_backward
+                    grads = np.where(np.isfinite(grads), grads,
+                                     np.where(np.isfinite(forward), forward, backward))
+            else:
+                grads = np.subtract(plus, values[:n], dtype=np.float64)
+                grads *= self.inverse_forward
+            cos = np.einsum("ij,ij->j", grads, self.directions_t) / np.sqrt(np.einsum("ij,ij->j", grads, grads))
+        cos[np.isnan(cos)] = 0.0  # zero or non-finite gradient: fully misaligned
+        if self.oriented:
+            return float(1.0 - np.clip(cos, -1.0, 1.0).mean())
+        return float(1.0 - np.minimum(np.abs(cos), 1.0).mean())
+
+    def _snapshot(self, tree: Any) -> tuple[_NodeRecord, ...]:
+        return node_records(tree, self.variable_of_hash)
+
+    def _weighted_length(self, tree: Any) -> float:
+        if not self.weights:
+            return float(tree.Length)
+        return sum(self.weights.get(_node_kind(node), 1.0) for node in tree.Nodes)
+
+    def _check_budget(self, loss: float) -> None:
+        backend = self.backend
+        if backend.loss_threshold is not None and loss <= backend.loss_threshold:
+            self.request_stop(f"reached L <= {backend.loss_threshold:g}")
+        elif backend.max_evaluations is not None and self.evaluations >= backend.max_evaluations:
+            self.request_stop("evaluation budget spent")
+        elif time.monotonic() > self.deadline:
+            self.request_stop("time limit reached")
+
+    def report_generation(self, generation: int) -> None:
+        """Operon's per-generation callback: queue a status line (at most about one a second)."""
+        try:
+            now = time.monotonic()
+            if now - self.last_message < 1.0 and generation > 1:
+                return
+            self.last_message = now
+            rate = self.evaluations / max(now - self.started, 1e-9)
+            self.messages.put(f"operon: generation {generation}, best L {self.archive.best_loss:.3g}, "
+                              f"{rate:.0f} evaluations/s")
+        except BaseException as exc:
+            self.request_stop("interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc!r}")
+
+
+_KIND_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+
+
+def node_records(tree: Any, variable_of_hash: Mapping[int, int]) -> tuple[_NodeRecord, ...]:
+    """Copy an Operon tree into plain records (postfix order); ``variable_of_hash`` maps each
+    Operon variable hash to its input column."""
+    return tuple(_NodeRecord(kind=_node_kind(node), arity=int(node.Arity), value=float(node.Value),
+                             variable=variable_of_hash[node.HashValue] if node.IsVariable else -1,
+                             size=int(node.Length))
+                 for node in tree.Nodes)
+
+
+def _node_kind(node: Any) -> str:
+    if node.IsVariable:
+        return "variable"
+    if node.IsConstant:
+        return "constant"
+    return _KIND_NAMES.get(node.Name, node.Name)
+
+
+class _OperonRun:
+    """One Operon run. Operon keeps raw pointers to everything built here, so every object lives
+    in an attribute of this instance until the run has finished."""
+
+    def __init__(self, backend: OperonBackend, problem: SearchProblem, seed: int, notify: _SafeProgress) -> None:
+        self.backend = backend
+        self.problem = problem
+        self.seed = seed
+        self.notify = notify
+        x, directions = np.asarray(problem.x, dtype=np.float64), np.asarray(problem.directions, dtype=np.float64)
+        if x.ndim != 2 or x.shape != directions.shape or x.shape[0] < 2:
+            raise SymgradError(f"problem points {x.shape} and directions {directions.shape} must be equal (n, d) arrays with n >= 2")
+        if x.shape[0] > backend.max_points:
+            rows = np.sort(np.random.default_rng(seed).choice(x.shape[0], backend.max_points, replace=False))
+            x, directions = x[rows], directions[rows]
+        self.x, self.directions = x, directions
+
+    def execute(self) -> tuple[_Archive, str]:
+        import pyoperon as op
+
+        backend = self.backend
+        x, directions = self.x, self.directions
+        n, d = x.shape
+        scale = np.std(x, axis=0)
+        steps = backend.finite_difference_step * np.where(scale > 0, scale, 1.0)
+        blocks = [x] + [x + steps[i] * np.eye(d)[i] for i in range(d)]
+        if backend.finite_differences == "central":
+            blocks += [x - steps[i] * np.eye(d)[i] for i in range(d)]
+        stacked = np.vstack(blocks)
+        # float32, Fortran order: the layout Operon reads without a copy; it must outlive the run
+        self.data = np.asfortranarray(np.column_stack([stacked, np.zeros(len(stacked))]).astype(np.float32))
+        # the steps actually taken after rounding to float32, per row (matters far from zero)
+        stored = self.data.astype(np.float64)
+        base = stored[:n, :d]
+        forward_steps = np.stack([stored[(i + 1) * n:(i + 2) * n, i] - base[:, i] for i in range(d)])
+        backward_steps = None
+        if backend.finite_differences == "central":
+            backward_steps = np.stack([base[:, i] - stored[(d + i + 1) * n:(d + i + 2) * n, i]
+                                       for i in range(d)])
+        self.dataset = op.Dataset(self.data)
+        variables = sorted(self.dataset.Variables, key=lambda v: v.Index)
+        self.target = variables[-1]
+        self.inputs = [v.Hash for v in variables[:-1]]
+        self.rows = op.Range(0, self.dataset.Rows)
+        self.problem_op = op.Problem(self.dataset)
+        self.problem_op.TrainingRange = self.rows
+        self.problem_op.TestRange = op.Range(0, self.dataset.Rows)
+        self.problem_op.Target = self.target
+        self.problem_op.InputHashes = self.inputs
+        config_bits = int(op.NodeType.Constant) | int(op.NodeType.Variable)
+        for name in backend.operators:
+            config_bits |= int(getattr(op.NodeType, name.capitalize()))
+        self.problem_op.ConfigurePrimitiveSet(config_bits)
+        self.pset = self.problem_op.PrimitiveSet
+        self.dtable = op.DispatchTable()
+
+        self.archive = _Archive(per_length=backend.per_length)
+        variable_of_hash = {v.Hash: v.Index for v in variables[:-1]}
+        self.fitness = _GradientFitness(backend, directions, forward_steps, backward_steps,
+                                        self.problem.oriented, self.archive, variable_of_hash)
+        self.fitness.operon, self.fitness.dtable = op, self.dtable
+        self.fitness.dataset, self.fitness.rows = self.dataset, self.rows
+        self.evaluator = op.UserDefinedEvaluator(self.problem_op, self.fitness)
+        self.fitness.evaluator = self.evaluator
+        budget = backend.max_evaluations if backend.max_evaluations is not None else 2**62
+        self.evaluator.Budget = budget
+
+        self.creator = op.BalancedTreeCreator(self.pset, self.inputs, 0.0)
+        if backend.coefficients == "integer":
+            self.coefficient_init = op.UniformIntCoefficientAnalyzer()
+            self.coefficient_init.ParameterizeDistribution(-backend.integer_range, backend.integer_range)
+            self.one_point = op.UniformIntOnePointMutation()
+            self.one_point.ParameterizeDistribution(-backend.integer_range, backend.integer_range)
+            self.multi_point = op.UniformIntMultiPointMutation()
+            self.multi_point.ParameterizeDistribution(-backend.integer_range, backend.integer_range)
+        else:
+            self.coefficient_init = op.NormalCoefficientInitializer()
+            self.coefficient_init.ParameterizeDistribution(0, 1)
+            self.one_point = op.NormalOnePointMutation()
+            self.one_point.ParameterizeDistribution(0, 1)
+            self.multi_point = op.NormalMultiPointMutation()
+            self.multi_point.ParameterizeDistribution(0, 1)
+        self.change_variable = op.ChangeVariableMutation(self.inputs)
+        self.change_function = op.ChangeFunctionMutation(self.pset)
+        self.replace_subtree = op.ReplaceSubtreeMutation(self.creator, self.coefficient_init, backend.max_depth,
+                                                         backend.max_length)
+        self.insert_subtree = op.InsertSubtreeMutation(self.creator, self.coefficient_init, backend.max_depth,
+                                                       backend.max_length)
+        self.remove_subtree = op.RemoveSubtreeMutation(self.pset)
+        self.mutation = op.MultiMutation()
+        self.mutations = [self.one_point, self.multi_point, self.change_variable, self.change_function,
+                          self.replace_subtree, self.insert_subtree, self.remove_subtree]
+        for mutation in self.mutations:
+            self.mutation.Add(mutation, 1.0)
+        self.crossover = op.SubtreeCrossover(0.9, backend.max_depth, backend.max_length)
+        self.comparison = op.SingleObjectiveComparison(0)
+        self.female_selector = op.TournamentSelector(self.comparison)
+        self.female_selector.TournamentSize = 5
+        self.male_selector = op.TournamentSelector(self.comparison)
+        self.male_selector.TournamentSize = 5
+        self.reinserter = op.KeepBestReinserter(self.comparison)
+        # Operon's coefficient optimiser fits squared error to a target: it must never run here
+        self.optimizer = op.LMOptimizer(self.dtable, self.problem_op, 0, 0)
+        self.coefficient_optimizer = op.CoefficientOptimizer(self.optimizer)
+        self.generator = op.BasicOffspringGenerator(self.evaluator, self.crossover, self.mutation,
+                                                    self.female_selector, self.male_selector,
+                                                    self.coefficient_optimizer)
+        self.tree_init = op.UniformLengthTreeInitializer(self.creator)
+        min_arity, _ = self.pset.FunctionArityLimits()
+        self.tree_init.ParameterizeDistribution(min_arity + 1, min(10, backend.max_length))
+        self.tree_init.MinDepth = 1
+        self.tree_init.MaxDepth = 1000
+        time_limit = backend.time_limit
+        self.config = op.GeneticAlgorithmConfig(
+            generations=backend.generations, max_evaluations=budget, local_iterations=0,
+            population_size=backend.population_size, pool_size=backend.population_size,
+            p_crossover=1.0, p_mutation=0.25, p_local=0.0, p_lamarck=0.0, epsilon=1e-5,
+            seed=self.seed, max_time=2**62 if time_limit is None else int(math.ceil(time_limit)) + 1)
+        self.algorithm = op.GeneticProgrammingAlgorithm(self.config, self.problem_op, self.tree_init,
+                                                        self.coefficient_init, self.generator, self.reinserter)
+        self.random = op.RandomGenerator(self.seed)
+        self.generation = 0
+        try:
+            return self.archive, self._run_in_thread(time_limit)
+        finally:
+            self.fitness.evaluator = None  # break the cycle evaluator -> fitness -> evaluator
+
+    def _on_generation(self) -> None:
+        self.generation += 1
+        self.fitness.report_generation(self.generation)
+
+    def _run_in_thread(self, time_limit: float | None) -> str:
+        """Run Operon in a worker thread so that this (main) thread can take KeyboardInterrupt:
+        Python delivers signals only to the main thread, which would otherwise sit inside C++."""
+        fitness = self.fitness
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                self.algorithm.Run(self.random, self._on_generation, 1)  # one thread: the callback holds the GIL
+            except BaseException as exc:
+                failure.append(exc)
+
+        backend = self.backend
+        self.notify(f"operon: {backend.population_size} individuals, {len(self.x)} points, "
+                    f"{self.x.shape[1]} inputs, {backend.coefficients} coefficients")
+        fitness.started = time.monotonic()
+        fitness.deadline = math.inf if time_limit is None else fitness.started + time_limit
+        worker = threading.Thread(target=target, name="symgrad-operon", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.05)
+                self._drain_messages()
+                if self.notify.interrupted or self.notify.error is not None:
+                    fitness.request_stop("interrupted")
+            except KeyboardInterrupt:
+                self.notify.interrupted = True
+                fitness.request_stop("interrupted")
+        self._drain_messages()
+        if self.notify.error is not None:
+            raise self.notify.error
+        if failure and fitness.stop_reason is None:
+            raise SymgradError(f"Operon stopped with an error ({failure[0]!r})")
+        if fitness.stop_reason is not None and fitness.stop_reason.startswith("error"):
+            raise SymgradError(f"the Operon fitness callback failed ({fitness.stop_reason[7:]})")
+        return fitness.stop_reason or f"finished {self.generation} generations"
+
+    def _drain_messages(self) -> None:
+        while True:
+            try:
+                message = self.fitness.messages.get_nowait()
+            except queue.Empty:
+                return
+            self.notify(message)
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise SymgradError(f"{name} {value!r} must be an integer between {low} and {high}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and (value > low if open_low else value >= low) and value <= high
+    if not ok:
+        bound = f"greater than {low:g}" if open_low else f"at least {low:g}"
+        limit = "" if math.isinf(high) else f" and at most {high:g}"
+        raise SymgradError(f"{name} {value!r} must be a finite number {bound}{limit}")
+    return float(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# From archive to front: sympy conversion, constant polishing, held-out scoring.
+
+
+def _front_from_archive(trees: list[tuple[float, tuple[_NodeRecord, ...]]], problem: SearchProblem, *,
+                        integer: bool, polish: bool, notify: _SafeProgress) -> Front:
+    """Score every archived tree on held-out points; polish the constants of the Pareto ones."""
+    symbols = symbols_for(problem.feature_names)
+    raw: dict[str, Entry] = {}
+    exprs: dict[str, sp.Expr] = {}
+    try:
+        for _, nodes in trees:
+            expr = tree_to_sympy(nodes, symbols, integer=integer)
+            key = str(expr)
+            if key in exprs or not _usable(expr, symbols):
+                continue
+            exprs[key] = expr
+            raw[key] = Entry.from_expr(expr, problem, source="operon", train_loss=problem.loss(expr, holdout=False))
+        front = Front(tuple(raw.values()))
+        if not polish:
+            return front
+        polished: list[Entry] = []
+        for entry in front.pareto():  # polishing is the slow part: only where it can matter
+            better = polish_constants(exprs[entry.expression], problem)
+            if str(better) != entry.expression:
+                polished.append(Entry.from_expr(better, problem, source="operon",
+                                                train_loss=problem.loss(better, holdout=False)))
+        return front.merge(Front(tuple(polished)))
+    except KeyboardInterrupt:
+        notify.interrupted = True
+        return Front(tuple(raw.values()))
+
+
+def _usable(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> bool:
+    if not expr.free_symbols & set(symbols):
+        return False  # a constant has no gradient
+    return not expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I)
+
+
+def _parametrize(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], list[float]]:
+    """Replace each free numeric constant of ``expr`` by its own parameter symbol.
+
+    Rational exponents (x**2, sqrt, 1/x) and signs (a factor -1) are structure, not constants.
+    """
+    params: list[sp.Symbol] = []
+    values: list[float] = []
+
+    def walk(node: sp.Expr, in_product: bool) -> sp.Expr:
+        if node.is_Number:
+            if not node.is_real or (in_product and abs(node) == 1):
+                return node
+            symbol = sp.Symbol(f"_c{len(params)}", real=True)
+            params.append(symbol)
+            values.append(float(node))
+            return symbol
+        if node.is_Atom:
+            return node
+        if isinstance(node, sp.Pow) and node.exp.is_Rational:
+            return sp.Pow(walk(node.base, False), node.exp)
+        return node.func(*[walk(arg, isinstance(node, sp.Mul)) for arg in node.args])
+
+    return walk(expr, False), params, values
+
+
+def polish_constants(expr: sp.Expr, problem: SearchProblem, *, max_parameters: int = 8,
+                     max_evaluations_per_parameter: int = 150) -> sp.Expr:
+    """Refit the numeric constants of ``expr`` on the exact loss, then snap them to simple values.
+
+    The loss is L on the search points with sympy gradients (no finite differences). After the
+    fit each constant is rounded to the simplest of: 0, ±1, integer, 1, 2 or 3 decimals, 4
+    significant digits, as long as L grows by at most 5 % (plus 1e-10). The result is kept only if it does
+    not score worse than ``expr`` on the held-out points.
+
+    Args:
+        expr: formula over ``problem.feature_names``.
+        problem: its search and held-out points (n, d) and unit directions (n, d).
+        max_parameters: formulas with more constants are returned unchanged.
+        max_evaluations_per_parameter: loss evaluations allowed per constant.
+
+    Returns:
+        The polished formula, or ``expr`` when polishing did not help.
+    """
+    from scipy.optimize import minimize
+
+    template, params, start = _parametrize(expr)
+    if not params or len(params) > max_parameters:
+        return expr
+    symbols = symbols_for(problem.feature_names)
+    partials = [sp.diff(template, s) for s in symbols]
+    gradient = sp.lambdify([*symbols, *params], partials, modules="numpy")
+    x, directions = np.asarray(problem.x, dtype=np.float64), np.asarray(problem.directions, dtype=np.float64)
+    columns = [x[:, i] for i in range(x.shape[1])]
+    n = x.shape[0]
+
+    def loss(theta: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            parts = gradient(*columns, *theta)
+            grads = np.column_stack([np.broadcast_to(np.asarray(p, dtype=np.float64), (n,)) for p in parts])
+        return alignment_loss(grads, directions, oriented=problem.oriented)
+
+    theta0 = np.array(start)
+    best_start = loss(theta0)
+    evaluations = max_evaluations_per_parameter * len(params)
+    if len(params) <= 2:
+        method, options = "Nelder-Mead", {"maxfev": evaluations, "xatol": 1e-8, "fatol": 1e-14}
+    else:
+        method, options = "Powell", {"maxfev": evaluations, "xtol": 1e-8, "ftol": 1e-14}
+    try:
+        with np.errstate(all="ignore"):
+            result = minimize(loss, theta0, method=method, options=options)
+    except (ValueError, FloatingPointError, OverflowError):
+        return expr
+    theta, best = (result.x, result.fun) if result.fun < best_start else (theta0, best_start)
+    theta = np.array(theta, dtype=np.float64)
+    # L ignores the formula's scale: if dividing every constant by one of them costs nothing
+    # (c*x0**2 + c*x1**2), make that one exactly 1 before rounding the others
+    for k in np.argsort(-np.abs(theta)):
+        if theta[k] != 0 and np.isfinite(theta[k]):
+            trial = theta / abs(theta[k])
+            value = loss(trial)
+            if value <= best * 1.05 + 1e-10:
+                theta, best = trial, min(best, value)
+                break
+    for i in range(len(theta)):
+        for candidate in _simple_values(theta[i]):
+            trial = theta.copy()
+            trial[i] = candidate
+            value = loss(trial)
+            if value <= best * 1.05 + 1e-10:
+                theta, best = trial, min(best, value)
+                break
+    replacement = {p: _number(v) for p, v in zip(params, theta)}
+    polished = template.xreplace(replacement)
+    if polished == expr or not _usable(polished, symbols):
+        return expr
+    # simpler constants may cost a rounding error's worth of held-out loss, not more
+    return polished if problem.loss(polished) <= problem.loss(expr) * 1.05 + 1e-10 else expr
+
+
+def _simple_values(value: float) -> list[float]:
+    if not math.isfinite(value):
+        return []
+    # 0 removes a constant that does not matter (an additive constant inside exp is a scale)
+    candidates = [0.0, math.copysign(1.0, value), float(round(value)), round(value, 1), round(value, 2),
+                  round(value, 3)]
+    if value != 0:
+        digits = 3 - int(math.floor(math.log10(abs(value))))
+        candidates.append(round(value, digits))
+    return candidates
+
+
+def _number(value: float) -> sp.Expr:
+    if float(value).is_integer():
+        return sp.Integer(int(value))
+    return sp.Float(f"{value:.6g}", "")  # "" keeps the printed digits, so str() stays short

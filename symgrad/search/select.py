@@ -1,0 +1,76 @@
+"""Choosing one formula from a front by relative rules on held-out loss."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import SymgradError
+from .base import Entry, Front
+
+RULES = ("elbow", "within", "best")
+DEFAULT_FACTORS = {"elbow": 5.0, "within": 2.0, "best": 1.0}
+# Held-out losses below this are round-off: 1e-14 is not "100x better" than 1e-12.
+LOSS_FLOOR = 1e-10
+
+
+def select(front: Front, rule: str = "elbow", factor: float | None = None, *,
+           floor: float = LOSS_FLOOR) -> Entry:
+    """Pick one entry of ``front`` by its held-out loss and complexity.
+
+    Only the Pareto entries are considered (sorted by complexity, each strictly better than
+    every simpler one); entries with a non-finite loss are ignored. Losses are compared after
+    raising them to ``floor``, so entries that are all exact up to round-off count as ties.
+    Relative rules are used because no cheap absolute noise floor exists for network
+    gradients (METHOD §6).
+
+    Rules:
+        "elbow" (default, ``factor`` 5): start at the simplest entry; walk to more complex
+            entries in order of complexity and move to an entry only if its loss is at least
+            ``factor`` times lower than the loss of the entry currently chosen. The chosen
+            entry at the end is returned, so every step up in complexity bought a ``factor``-fold
+            improvement over the previous choice.
+        "within" (``factor`` 2): the simplest entry whose loss is at most ``factor`` times the
+            lowest loss of the front.
+        "best": the lowest loss (the simplest one on ties); ``factor`` is ignored.
+
+    Args:
+        front: candidate formulas with held-out losses.
+        rule: one of ``RULES``.
+        factor: the rule's factor (> 1 for "elbow", >= 1 for "within"); None for its default.
+        floor: losses below this count as equal to it.
+
+    Returns:
+        The chosen entry.
+
+    Raises:
+        SymgradError: unknown rule, bad factor, or a front without a finite loss.
+    """
+    if rule not in RULES:
+        raise SymgradError(f"selection rule {rule!r} is unknown; allowed rules are {list(RULES)}")
+    if factor is None:
+        factor = DEFAULT_FACTORS[rule]
+    minimum = 1.0 if rule != "elbow" else 1.0 + 1e-12
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \
+            or factor < minimum:
+        allowed = "a number > 1" if rule == "elbow" else "a number >= 1"
+        raise SymgradError(f"selection factor {factor!r} is not allowed for rule {rule!r}; use {allowed}")
+    if not isinstance(floor, (int, float)) or not math.isfinite(floor) or floor < 0:
+        raise SymgradError(f"loss floor {floor!r} is not allowed; use a finite number >= 0")
+    finite = Front(tuple(e for e in front.entries if math.isfinite(e.loss)))
+    candidates = finite.pareto().entries
+    if not candidates:
+        raise SymgradError("the front has no entry with a finite loss to select from")
+
+    def floored(entry: Entry) -> float:
+        return max(entry.loss, floor)
+
+    if rule == "best":
+        return min(candidates, key=lambda e: (floored(e), e.complexity))
+    if rule == "within":
+        limit = factor * min(floored(e) for e in candidates)
+        return next(e for e in candidates if floored(e) <= limit)
+    chosen = candidates[0]
+    for entry in candidates[1:]:
+        if floored(entry) * factor <= floored(chosen):
+            chosen = entry
+    return chosen

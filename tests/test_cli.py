@@ -1,0 +1,114 @@
+"""The main job end to end on a tiny budget, its run directory, and its one-sentence errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symgrad.run import main
+from symgrad.runs import load_run
+
+ROOT = Path(__file__).parent.parent
+A1 = str(ROOT / "experiments/paper/A1.yaml")
+FAST = ["data.n_samples=3000", "train.epochs=15", "model.hidden=[24, 24]", "search.backend=library",
+        "gradients.n_points=400", "gradients.n_holdout=400"]
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def sets(items):
+    return [a for item in items for a in ("--set", item)]
+
+
+@pytest.fixture(scope="module")
+def a1_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "a1"
+    assert main([A1, "--out", str(out), "--quiet", *sets(FAST)]) == 0
+    return out
+
+
+def test_run_directory_contents(a1_run):
+    for name in ("config.yaml", "model.npz", "gradients.npz", "result.json"):
+        assert (a1_run / name).is_file(), name
+    result = json.loads((a1_run / "result.json").read_text())
+    assert result["status"] == "finished"
+    assert result["features"] == ["x0", "x1"]
+    assert result["neuron"]["kind"] == "output"
+    assert result["front"] and result["best"] in result["front"]
+    for entry in result["front"]:
+        assert {"expression", "complexity", "loss"} <= set(entry)
+    assert result["model"]["test_accuracy"] > 0.9
+    assert set(result["timings"]) >= {"data", "train", "gradients", "search"}
+    assert result["versions"]["jax"]
+
+
+def test_load_run_round_trip(a1_run):
+    run = load_run(a1_run)
+    assert run.best.expression == json.loads((a1_run / "result.json").read_text())["best"]["expression"]
+    assert run.sympy().free_symbols
+    assert run.gradients()["directions"].shape[1] == 2
+    assert run.model().n_features == 2
+
+
+def test_existing_run_directory_is_not_overwritten(a1_run, capsys):
+    before = (a1_run / "result.json").read_text()
+    code, _, err = run_cli([A1, "--out", str(a1_run), "--quiet", *sets(FAST)], capsys)
+    assert code == 2
+    assert "already exists" in err and "--overwrite" in err
+    assert (a1_run / "result.json").read_text() == before
+
+
+def test_default_directory_gets_a_fresh_name(tmp_path, capsys):
+    args = [A1, "--quiet", *sets([*FAST, f"output.dir={tmp_path}", "train.epochs=2", "gradients.band=null"])]
+    assert run_cli(args, capsys)[0] == 0
+    assert run_cli(args, capsys)[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A1", "A1-2"]
+
+
+def test_reusing_a_model_for_a_hidden_neuron(a1_run, tmp_path, capsys):
+    out = tmp_path / "hidden"
+    code, _, err = run_cli([A1, "--model", str(a1_run / "model.npz"), "--out", str(out), "--quiet",
+                            *sets([*FAST, "neuron.kind=hidden", "neuron.layer=1", "neuron.unit=3",
+                                   "gradients.band=null"])], capsys)
+    assert code == 0, err
+    result = json.loads((out / "result.json").read_text())
+    assert result["neuron"]["description"].startswith("hidden layer 1 unit 3")
+    assert result["model"]["training"] is None
+    np.testing.assert_array_equal(np.load(out / "model.npz")["w0"], np.load(a1_run / "model.npz")["w0"])
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--set", "train.epcohs=3"], "unknown config key 'train.epcohs'"),
+    (["--set", "neuron.kind=hidden", "--set", "neuron.unit=99"], "neuron.unit=99 is out of range"),
+    (["--set", "gradients.band=1e-12"], "keeps none"),
+    (["--model", "/nonexistent/model.npz"], "does not exist"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, extra, message):
+    code, out, err = run_cli([A1, "--out", str(tmp_path / "bad"), "--quiet", *sets(FAST), *extra], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_csv_label_column_missing(tmp_path, capsys):
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,y\n" + "\n".join(f"{i},{i % 3},{i % 2}" for i in range(60)))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  path: {csv}\n  label: target\n")
+    code, _, err = run_cli([str(config), "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 2 and "data.label 'target' is not a column" in err
+
+
+def test_module_entry_point_runs_in_a_subprocess(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "symgrad.run", A1, "--set", "train.epcohs=1"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: unknown config key")

@@ -1,0 +1,60 @@
+"""Selecting one entry of a front by relative rules on held-out loss."""
+
+import math
+
+import pytest
+
+from symgrad.errors import SymgradError
+from symgrad.search.base import Entry, Front
+from symgrad.search.select import RULES, select
+
+
+def _front(*pairs: tuple[int, float]) -> Front:
+    return Front(tuple(Entry(expression=f"f{c}", complexity=c, loss=loss) for c, loss in pairs))
+
+
+def test_elbow_moves_only_for_factor_fold_gains_over_the_current_choice():
+    # 0.3 -> 0.05 is 6x (move); 0.05 -> 0.02 is 2.5x (stay); 0.05 -> 1e-4 is 500x (move).
+    front = _front((3, 0.3), (5, 0.05), (7, 0.02), (11, 1e-4))
+    assert select(front).complexity == 11
+    front = _front((3, 0.3), (5, 0.05), (7, 0.03), (11, 0.02))
+    assert select(front, "elbow").complexity == 5
+    assert select(front, "elbow", factor=1.4).complexity == 11
+    # No step reaches the factor: the simplest entry stays.
+    assert select(_front((3, 0.1), (5, 0.05)), "elbow").complexity == 3
+
+
+def test_within_and_best():
+    front = _front((3, 0.3), (5, 0.05), (7, 0.03), (11, 0.02))
+    assert select(front, "within").complexity == 7  # simplest with L <= 2 * 0.02
+    assert select(front, "within", factor=3).complexity == 5
+    assert select(front, "best").complexity == 11
+
+
+def test_dominated_and_non_finite_entries_are_ignored():
+    front = _front((3, 0.3), (4, math.nan), (5, 0.4), (7, 0.01))
+    assert select(front, "elbow").complexity == 7
+    assert select(front, "best").complexity == 7
+    assert select(_front((3, 0.3), (9, 0.5)), "best").complexity == 3
+
+
+def test_round_off_losses_are_ties():
+    # 1e-11 -> 1e-12 is no real improvement: both count as the floor 1e-10.
+    front = _front((3, 1e-3), (5, 1e-11), (9, 1e-12))
+    assert select(front, "elbow").complexity == 5
+    assert select(front, "best").complexity == 5
+    assert select(front, "best", floor=0.0).complexity == 9
+
+
+def test_bad_input_raises_one_sentence():
+    front = _front((3, 0.1))
+    with pytest.raises(SymgradError, match="allowed rules are") as error:
+        select(front, "pareto")
+    for rule in RULES:
+        assert rule in str(error.value)
+    with pytest.raises(SymgradError, match="factor"):
+        select(front, "elbow", factor=1.0)
+    with pytest.raises(SymgradError, match="factor"):
+        select(front, "within", factor=0.5)
+    with pytest.raises(SymgradError, match="no entry"):
+        select(Front(), "best")
