@@ -28,6 +28,9 @@ LOSS_FLOOR = 1e-10
 _RIDGE = 1e-8
 # Supports of each size re-ranked by the true loss after ranking by the eigen-objective.
 _RERANK = 10
+# Prior order of term families used to break near-ties: polynomials before transcendental terms.
+_FAMILY_COST = {"linear": 1, "square": 2, "product": 2, "cube": 3, "inverse": 3, "log": 3, "exp": 3,
+                "sin": 4, "cos": 4}
 _BEAM = 20
 _CHUNK = 4096
 # exp(x) beyond this spans > 1e21 across the data: useless as a term and risks overflow.
@@ -133,13 +136,17 @@ class LibraryBackend:
         tolerance: factor on the held-out loss allowed when snapping constants (>= 1). Network
             bias makes the true constants 2-15 % worse than fitted floats (concept D: 2.5 %
             with the wide band), so the default is looser than ``canonicalize``'s 1.02.
+        near_tie: supports of one size whose train L is within this factor of the best count
+            as tied; the one with the simplest term families wins (polynomials first).
+        force_inputs: feature names to search regardless of screening (None: screening decides).
     """
 
     name = "library"
 
     def __init__(self, *, max_terms: int = 4, elbow_factor: float = 5.0, include: Sequence[str] = FAMILIES,
                  screen: bool = True, screen_threshold: float = 0.1, max_combinations: int = 100000,
-                 tolerance: float = 1.25) -> None:
+                 tolerance: float = 1.25, near_tie: float = 1.3,
+                 force_inputs: Sequence[str] | None = None) -> None:
         if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= 8:
             raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to 8")
         if not _is_number(elbow_factor) or not elbow_factor > 1:
@@ -164,7 +171,11 @@ class LibraryBackend:
         self.screen = screen
         self.screen_threshold = float(screen_threshold)
         self.max_combinations = max_combinations
+        if not _is_number(near_tie) or not near_tie >= 1:
+            raise SymgradError(f"near_tie {near_tie!r} is not allowed; use a number >= 1")
         self.tolerance = float(tolerance)
+        self.near_tie = float(near_tie)
+        self.force_inputs = None if force_inputs is None else list(force_inputs)
 
     def search(self, problem: SearchProblem, *, seed: int = 0, progress: Progress | None = None) -> Front:
         """Fit, canonicalise and score the best support of every size.
@@ -204,8 +215,9 @@ class LibraryBackend:
         start = time.perf_counter()
         screening = None
         sub = problem
-        if self.screen and problem.n_features > 1:
-            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold)
+        if self.force_inputs is not None or (self.screen and problem.n_features > 1):
+            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
+                                      force=self.force_inputs)
             sub = problem.subset(screening.kept)
             say(f"library: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
         terms = build_library(sub.x, sub.x_holdout, sub.feature_names, self.include)
@@ -233,15 +245,17 @@ class LibraryBackend:
                 objectives = _support_objectives(a_matrix, b_matrix, candidates)
                 order = np.argsort(objectives, kind="stable")
                 beam = [tuple(int(j) for j in candidates[i]) for i in order[:_BEAM]]
-                best, best_key = None, None
+                fits = []
                 for i in order[:_RERANK]:
                     fitted = _fit_support(a_matrix, b_matrix, gradients, sub.directions, candidates[i], sub.oriented)
-                    # Exact fits tie at round-off; then the simpler terms win (x0, not cos x0,
-                    # for a monotone function of one input).
-                    key = (max(fitted[1], LOSS_FLOOR), sum(term_complexity[j] for j in candidates[i]))
-                    if best_key is None or key < best_key:
-                        best, best_key = (candidates[i], fitted[1], fitted[0], float(objectives[i])), key
-                support, loss, coefficients, objective = best
+                    fits.append((candidates[i], fitted[1], fitted[0], float(objectives[i])))
+                # Near-ties go to the simpler families: network noise lets look-alikes such as
+                # cos(x0) for x0**2 edge ahead by a few percent; exact fits tie at round-off.
+                lowest = min(max(f[1], LOSS_FLOOR) for f in fits)
+                near = [f for f in fits if max(f[1], LOSS_FLOOR) <= lowest * self.near_tie]
+                support, loss, coefficients, objective = min(
+                    near, key=lambda f: (sum(_FAMILY_COST[terms[j].family] for j in f[0]),
+                                         sum(term_complexity[j] for j in f[0]), f[1]))
                 supports.append(SupportFit(size=size, terms=tuple(int(j) for j in support),
                                            coefficients=tuple(float(c / scales[j]) for j, c in zip(support, coefficients)),
                                            train_loss=float(loss), objective=objective))
