@@ -22,6 +22,8 @@ from .search.base import Front, SearchProblem
 from .search.select import select
 from .train import accuracy, train_classifier
 from .truth import compare_with_truth
+from .assess import Evidence, assess_front, figures, statement, write_exports, write_report
+from .report import FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
 
 Progress = Callable[[str], None]
 
@@ -177,9 +179,22 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     interrupted = interrupted or bool(getattr(backend, "interrupted_", False))
     result["search"] = {"backend": backend_name, "options": options, "info": getattr(backend, "info_", {}),
                         "interrupted": interrupted}
-    _finish(result, front, problem, config, concept)
+    result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
+    write_json(run_dir / "result.json", result)
+    t0 = time.perf_counter()
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test)
+    front = assess_front(front, evidence)
+    best = _finish(result, front, config, concept, spec)
+    timings["assessment"] = time.perf_counter() - t0
     result["status"] = "interrupted" if interrupted else "finished"
     write_json(run_dir / "result.json", result)
+    t0 = time.perf_counter()
+    write_exports(run_dir, result, best)
+    history = train_report.history if train_report else None
+    write_report(run_dir, result, figures(result, evidence, front, best, history))
+    timings["report"] = time.perf_counter() - t0
+    write_json(run_dir / "result.json", result)
+    say(f"report: {run_dir / 'report.html'}")
     if result.get("best"):
         say(f"best formula: {result['best']['expression']}  (held-out L = {result['best']['loss']:.3g})")
     return load_run(run_dir)
@@ -198,17 +213,30 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
     }
 
 
-def _finish(result: dict, front: Front, problem: SearchProblem, config: dict, concept: Concept | None) -> None:
+def _finish(result: dict, front: Front, config: dict, concept: Concept | None, spec: NeuronSpec):
     result["front"] = front.to_list()
     result["best"] = None
     if not len(front):
         result["selection"] = {"rule": config["search"]["selection"], "reason": "the search returned no formula"}
-        return
+        result["verdict"] = {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search "
+                                                            "returned no formula."}
+        return None
     kwargs = {} if config["search"]["selection_factor"] is None else {"factor": config["search"]["selection_factor"]}
     best = select(front, rule=config["search"]["selection"], **kwargs)
     result["best"] = best.to_dict()
     result["best_index"] = front.entries.index(best)
     result["selection"] = {"rule": config["search"]["selection"], **kwargs}
+    result["statement"] = statement(best, spec)
+    if spec.kind == "hidden":
+        # a hidden unit is not a decision: judge its formula by gradient alignment alone
+        ok = best.metrics["loss"] <= FAITHFUL_MAX_LOSS
+        kind, sentence = (FAITHFUL if ok else NOT_FOUND), (
+            f"{'Faithful closed form' if ok else 'No closed form found within the budget'}: held-out alignment "
+            f"loss L = {best.metrics['loss']:.3g} (bound {FAITHFUL_MAX_LOSS}).")
+    else:
+        kind, sentence = verdict(best.metrics, front.entries)
+    result["verdict"] = {"kind": kind, "sentence": sentence}
     if concept is not None:
         result["truth"] = compare_with_truth(best.expression, concept)
         result["truth"]["formula"] = concept.formula
+    return best

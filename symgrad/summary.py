@@ -32,12 +32,21 @@ def summary_text(run: Run) -> str:
         lines.append(f"best formula: {run.best.expression}   (complexity {run.best.complexity}, held-out L {run.best.loss:.3g})")
         if r.get("statement"):
             lines.append(r["statement"])
+        m = run.best.metrics
+        if "boundary_agreement" in m:
+            lines.append(f"thresholded formula vs the network's test labels: {100 * m['boundary_agreement']:.1f}% agreement "
+                         f"(network vs true labels: {100 * m['net_accuracy']:.1f}%)")
+    if r.get("verdict"):
+        lines.append(f"verdict: {r['verdict']['sentence']}")
     truth = r.get("truth")
     if truth and "faithful_loss" in truth:
         lines.append(f"against the known concept {truth['formula']}: faithful L {truth['faithful_loss']:.3g}, "
                      f"exact L {truth['exact_loss']:.3g}")
     lines.append("")
     lines.append(front_table(run))
+    if (run.path / "report.html").is_file():
+        lines.append("")
+        lines.append(f"report: {run.path / 'report.html'}")
     return "\n".join(lines)
 
 

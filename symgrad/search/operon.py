@@ -132,7 +132,8 @@ class OperonBackend:
         coefficients: ``"integer"`` (small integer weights, no drift; the reliable mode) or
             ``"real"`` (normal-distributed weights, mutated by Gaussian steps).
         integer_range: integer weights are drawn from [-integer_range, integer_range].
-        parsimony: fitness = L + parsimony * weighted node count.
+        parsimony: fitness = L + parsimony * weighted node count (meant for ``objective="single"``;
+            a fixed per-node price misleads on noisy targets, see METHOD §6).
         complexity_weights: cost per operator name (also ``"variable"`` and ``"constant"``) in
             the weighted node count; 1 for anything not named.
         time_limit: wall-clock seconds for the evolutionary run (polishing comes after it).
@@ -144,6 +145,12 @@ class OperonBackend:
             O(h) error).
         polish: refit numeric constants on the exact loss with scipy after the run.
         per_length: trees kept per tree length in the archive that becomes the front.
+        objective: ``"pareto"`` (default: NSGA-II on L and the weighted node count, which keeps
+            small trees of every size in the population) or ``"single"`` (L plus the parsimony
+            term). Measured on exact gradients over nine known formulas, 2 seeds each: pareto
+            recovered 17 of 18 runs within 20 s, single 12 of 18 within 30 s, failing every
+            symmetry-reduced case (it settles on look-alikes such as 4*x0**2 + cos(2*u0) for
+            x0**2 + sin(u0)).
 
     After ``search``, ``stats_`` holds the last run's evaluations, generations, seconds (of the
     evolutionary run), stop reason and best training L (finite-difference estimate).
@@ -158,7 +165,7 @@ class OperonBackend:
                  time_limit: float | None = 60.0, max_evaluations: int | None = None,
                  loss_threshold: float | None = None, max_points: int = 1000,
                  finite_difference_step: float = 1e-2, finite_differences: str = "central",
-                 polish: bool = True, per_length: int = 2) -> None:
+                 polish: bool = True, per_length: int = 2, objective: str = "pareto") -> None:
         if isinstance(operators, str) or not isinstance(operators, Sequence) or not operators:
             raise SymgradError(f"operators {operators!r} must be a non-empty list of names from {list(OPERATORS)}")
         names = []
@@ -200,6 +207,9 @@ class OperonBackend:
             raise SymgradError(f"polish {polish!r} must be True or False")
         self.polish = polish
         self.per_length = _check_int("per_length", per_length, 1, 100)
+        if objective not in ("single", "pareto"):
+            raise SymgradError(f"objective {objective!r} is not allowed; use 'single' or 'pareto'")
+        self.objective = objective
         self.stats_: dict[str, Any] = {}
 
     def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
@@ -387,6 +397,19 @@ def _node_kind(node: Any) -> str:
     return _KIND_NAMES.get(node.Name, node.Name)
 
 
+class _SizeObjective:
+    """Operon callback for the second objective of a Pareto run: the weighted node count."""
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self.weights = dict(weights)
+
+    def __call__(self, rng: Any, individual: Any) -> list[float]:
+        tree = individual.Genotype
+        if not self.weights:
+            return [float(tree.Length)]
+        return [float(sum(self.weights.get(_node_kind(node), 1.0) for node in tree.Nodes))]
+
+
 class _OperonRun:
     """One Operon run. Operon keeps raw pointers to everything built here, so every object lives
     in an attribute of this instance until the run has finished."""
@@ -449,10 +472,22 @@ class _OperonRun:
                                         self.problem.oriented, self.archive, variable_of_hash)
         self.fitness.operon, self.fitness.dtable = op, self.dtable
         self.fitness.dataset, self.fitness.rows = self.dataset, self.rows
-        self.evaluator = op.UserDefinedEvaluator(self.problem_op, self.fitness)
-        self.fitness.evaluator = self.evaluator
         budget = backend.max_evaluations if backend.max_evaluations is not None else 2**62
-        self.evaluator.Budget = budget
+        self.alignment_evaluator = op.UserDefinedEvaluator(self.problem_op, self.fitness)
+        self.alignment_evaluator.Budget = budget
+        pareto = backend.objective == "pareto"
+        if pareto:
+            # second objective: the (weighted) size, so that small trees of every size survive
+            self.size_objective = _SizeObjective(backend.complexity_weights)
+            self.size_evaluator = op.UserDefinedEvaluator(self.problem_op, self.size_objective)
+            self.size_evaluator.Budget = budget
+            self.evaluator = op.MultiEvaluator(self.problem_op)
+            self.evaluator.Add(self.alignment_evaluator)
+            self.evaluator.Add(self.size_evaluator)
+            self.evaluator.Budget = budget
+        else:
+            self.evaluator = self.alignment_evaluator
+        self.fitness.evaluator = self.evaluator
 
         self.creator = op.BalancedTreeCreator(self.pset, self.inputs, 0.0)
         if backend.coefficients == "integer":
@@ -482,7 +517,7 @@ class _OperonRun:
         for mutation in self.mutations:
             self.mutation.Add(mutation, 1.0)
         self.crossover = op.SubtreeCrossover(0.9, backend.max_depth, backend.max_length)
-        self.comparison = op.SingleObjectiveComparison(0)
+        self.comparison = op.CrowdedComparison() if pareto else op.SingleObjectiveComparison(0)
         self.female_selector = op.TournamentSelector(self.comparison)
         self.female_selector.TournamentSize = 5
         self.male_selector = op.TournamentSelector(self.comparison)
@@ -505,8 +540,14 @@ class _OperonRun:
             population_size=backend.population_size, pool_size=backend.population_size,
             p_crossover=1.0, p_mutation=0.25, p_local=0.0, p_lamarck=0.0, epsilon=1e-5,
             seed=self.seed, max_time=2**62 if time_limit is None else int(math.ceil(time_limit)) + 1)
-        self.algorithm = op.GeneticProgrammingAlgorithm(self.config, self.problem_op, self.tree_init,
-                                                        self.coefficient_init, self.generator, self.reinserter)
+        if pareto:
+            self.sorter = op.RankSorter()
+            self.algorithm = op.NSGA2Algorithm(self.config, self.problem_op, self.tree_init, self.coefficient_init,
+                                               self.generator, self.reinserter, self.sorter)
+        else:
+            self.algorithm = op.GeneticProgrammingAlgorithm(self.config, self.problem_op, self.tree_init,
+                                                            self.coefficient_init, self.generator,
+                                                            self.reinserter)
         self.random = op.RandomGenerator(self.seed)
         self.generation = 0
         try:
@@ -587,24 +628,29 @@ def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bo
 
 
 def _front_from_archive(trees: list[tuple[float, tuple[_NodeRecord, ...]]], problem: SearchProblem, *,
-                        integer: bool, polish: bool, notify: _SafeProgress) -> Front:
-    """Score every archived tree on held-out points; polish the constants of the Pareto ones."""
+                        integer: bool, polish: bool, notify: _SafeProgress, polish_best: int = 8) -> Front:
+    """Score every archived tree (and its expanded form) on held-out points, then polish the
+    constants of the Pareto entries and of the ``polish_best`` lowest-loss ones."""
     symbols = symbols_for(problem.feature_names)
     raw: dict[str, Entry] = {}
     exprs: dict[str, sp.Expr] = {}
     try:
         for _, nodes in trees:
             expr = tree_to_sympy(nodes, symbols, integer=integer)
-            key = str(expr)
-            if key in exprs or not _usable(expr, symbols):
-                continue
-            exprs[key] = expr
-            raw[key] = Entry.from_expr(expr, problem, source="operon", train_loss=problem.loss(expr, holdout=False))
+            for form in (expr, _expanded(expr)):
+                key = str(form)
+                if key in exprs or not _usable(form, symbols):
+                    continue
+                exprs[key] = form
+                raw[key] = Entry.from_expr(form, problem, source="operon",
+                                           train_loss=problem.loss(form, holdout=False))
         front = Front(tuple(raw.values()))
         if not polish:
             return front
+        chosen = {e.expression: e for e in front.pareto()}
+        chosen.update((e.expression, e) for e in sorted(front, key=lambda e: e.loss)[:polish_best])
         polished: list[Entry] = []
-        for entry in front.pareto():  # polishing is the slow part: only where it can matter
+        for entry in sorted(chosen.values(), key=lambda e: (e.complexity, e.loss)):
             better = polish_constants(exprs[entry.expression], problem)
             if str(better) != entry.expression:
                 polished.append(Entry.from_expr(better, problem, source="operon",
@@ -613,6 +659,14 @@ def _front_from_archive(trees: list[tuple[float, tuple[_NodeRecord, ...]]], prob
     except KeyboardInterrupt:
         notify.interrupted = True
         return Front(tuple(raw.values()))
+
+
+def _expanded(expr: sp.Expr) -> sp.Expr:
+    """Products and integer powers of sums multiplied out (exp and log left alone): Operon's
+    trees often hide a simple polynomial, e.g. (a x2 + a x3)**2 - a (x2 - x3)**2 = 4 a x2 x3."""
+    if sp.count_ops(expr) > 60:
+        return expr
+    return sp.expand(expr, power_exp=False, power_base=False, log=False)
 
 
 def _usable(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> bool:

@@ -1,0 +1,179 @@
+"""Fidelity of every formula of a front, the run's verdict, figures, exports and report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data.tables import Dataset
+from .expressions import parse_formula, value_function
+from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
+from .model import Classifier
+from .neurons import GradientSample, NeuronSpec
+from .search.base import Entry, Front
+from .search.screening import relevance
+
+_ALIGNMENT_KEYS = ("alignment_mean", "alignment_median", "alignment_quantiles", "spearman", "spearman_abs")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What formulas are judged against.
+
+    Attributes:
+        classifier, spec: the network and the interpreted neuron.
+        holdout: held-out band points with the neuron's unit gradients and values.
+        validation: data on which each formula's threshold is fitted (to the network's labels).
+        test: data on which the thresholded formula is compared with the network and the truth.
+    """
+
+    classifier: Classifier
+    spec: NeuronSpec
+    holdout: GradientSample
+    validation: Dataset
+    test: Dataset
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.classifier.feature_names
+
+    def network_labels(self, x: np.ndarray) -> np.ndarray:
+        """(n,) the network's 0/1 decision for the neuron's concept: class 1 (binary), the
+        neuron's class being predicted (class, log_odds), or class 1 (hidden units)."""
+        predicted = self.classifier.predict(x)
+        if self.classifier.n_classes == 2 or self.spec.kind == "hidden":
+            return (predicted == (1 if self.classifier.n_classes == 2 else self.spec.unit)).astype(np.int32)
+        return (predicted == self.spec.unit).astype(np.int32)
+
+    def true_labels(self, data: Dataset) -> np.ndarray:
+        target = 1 if self.classifier.n_classes == 2 else self.spec.unit
+        return (data.y == target).astype(np.int32)
+
+
+def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
+    """Metrics of one formula (see ``symgrad.metrics``).
+
+    Alignment and rank correlation are measured on the held-out band points. The decision rule
+    "class 1 iff orientation·g > orientation·threshold" is fitted to the network's labels on the
+    validation split and scored on the whole test split against the network's labels
+    (``boundary_agreement``, ``boundary_agreement_auc``) and the true labels
+    (``true_label_accuracy``, ``true_label_auc``), next to ``net_accuracy``.
+    """
+    names = evidence.feature_names
+    expr = parse_formula(entry.expression, names)
+    holdout = evidence.holdout
+    near = fidelity_metrics(expr, names, x=holdout.x, directions=holdout.directions,
+                            neuron_values=holdout.values, net_labels=evidence.network_labels(holdout.x))
+    metrics: dict[str, Any] = {key: near[key] for key in _ALIGNMENT_KEYS}
+    metrics["loss"] = near["loss"]
+    g = value_function(expr, names)
+    threshold, orientation, _ = fit_threshold(g(evidence.validation.x), evidence.network_labels(evidence.validation.x))
+    g_test = g(evidence.test.x)
+    predicted = rule_labels(g_test, threshold, orientation)
+    net = evidence.network_labels(evidence.test.x)
+    truth = evidence.true_labels(evidence.test)
+    metrics.update(
+        threshold=threshold, orientation=orientation,
+        boundary_agreement=float(np.mean(predicted == net)),
+        boundary_agreement_auc=auc_score(g_test, net, orientation),
+        true_label_accuracy=float(np.mean(predicted == truth)),
+        true_label_auc=auc_score(g_test, truth, orientation),
+        net_accuracy=float(np.mean(net == truth)),
+        n_boundary_points=int(len(net)),
+    )
+    return metrics
+
+
+def assess_front(front: Front, evidence: Evidence) -> Front:
+    """The front with every entry's ``metrics`` filled in (existing metrics are kept)."""
+    return Front(tuple(replace(e, metrics={**e.metrics, **assess_entry(e, evidence)}) for e in front))
+
+
+def statement(entry: Entry, spec: NeuronSpec) -> str:
+    """How to read the result: decisions follow a level set of the formula."""
+    threshold = entry.metrics.get("threshold")
+    if spec.kind == "hidden" or threshold is None:
+        return f"the {spec.describe()} is a monotone function of {entry.expression}"
+    side = ">" if entry.metrics.get("orientation", 1) > 0 else "<"
+    return (f"the decision boundary is {{{entry.expression} = {threshold:.4g}}}: "
+            f"the network predicts class 1 where {entry.expression} {side} {threshold:.4g}")
+
+
+def figures(result: dict, evidence: Evidence, front: Front, best: Entry | None,
+            history: dict | None) -> dict[str, Any]:
+    """Matplotlib figures for the report: Pareto front, neuron vs formula, boundary slices,
+    input relevance and training curves."""
+    from . import plots
+
+    names = evidence.feature_names
+    out: dict[str, Any] = {}
+    entries = list(front)
+    if entries:
+        index = entries.index(best) if best in entries else None
+        out["Pareto front"] = plots.pareto_plot([e.complexity for e in entries], [e.loss for e in entries], index,
+                                                [e.expression for e in entries])
+    scores = relevance(evidence.holdout.directions)
+    out["Input relevance"] = plots.relevance_plot(scores, names)
+    if best is not None:
+        expr = parse_formula(best.expression, names)
+        g = value_function(expr, names)
+        out["Neuron vs formula"] = plots.value_plot(evidence.holdout.values, g(evidence.holdout.x))
+        ranked = [int(i) for i in np.argsort(-scores)]
+        used = [i for i in ranked if names[i] in {str(s) for s in expr.free_symbols}] or ranked
+        pool = (used + [i for i in ranked if i not in used])[:4]
+        pairs = [(pool[a], pool[b]) for a in range(len(pool)) for b in range(a + 1, len(pool))][:3]
+        if pairs and evidence.classifier.n_classes == 2 and "threshold" in best.metrics:
+            out["Decision boundary slices"] = plots.boundary_slices(
+                evidence.classifier.probability, g, best.metrics["threshold"], evidence.test.x, pairs, names)
+    if history:
+        out["Training curves"] = plots.training_curves(history)
+    return out
+
+
+def write_exports(run_dir: Path, result: dict, best: Entry | None) -> None:
+    """front.csv, front.json and, for the chosen formula, rule.py and formula.tex."""
+    from . import export
+
+    export.front_to_csv(result["front"], run_dir / "front.csv")
+    export.front_to_json(result["front"], run_dir / "front.json")
+    if best is None:
+        return
+    names = result["features"]
+    (run_dir / "formula.tex").write_text(export.to_latex(best.expression, names) + "\n")
+    if "threshold" in best.metrics:
+        (run_dir / "rule.py").write_text(export.rule_source(best.expression, names, best.metrics["threshold"],
+                                                            best.metrics["orientation"]))
+
+
+def write_report(run_dir: Path, result: dict, figs: dict[str, Any]) -> None:
+    """report.html and report.md from ``result.json``'s content and the figures."""
+    from . import report
+
+    summary = {
+        "title": f"symgrad: {result['neuron']['description']}",
+        "features": result["features"], "neuron": result["neuron"]["description"],
+        "front": result["front"], "best": result["best"],
+        "verdict": result.get("verdict"),
+        "data": {k: v for k, v in result["data"].items()},
+        "model": {k: v for k, v in result["model"].items() if k != "training"},
+        "timings": result["timings"], "versions": result["versions"],
+        "notes": [n for n in (result.get("statement"), _truth_note(result)) if n],
+    }
+    if summary["verdict"] is None:
+        summary.pop("verdict")
+    report.write_report(run_dir, summary, figs)
+    for fig in figs.values():
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def _truth_note(result: dict) -> str | None:
+    truth = result.get("truth")
+    if not truth or "faithful_loss" not in truth:
+        return None
+    return (f"Against the known concept {truth['formula']}: faithful L {truth['faithful_loss']:.3g} "
+            f"(near the true decision surface), exact L {truth['exact_loss']:.3g} (whole domain).")
