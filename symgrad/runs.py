@@ -124,13 +124,73 @@ class Run:
 
         return Classifier.load(self.path / "model.npz")
 
-    def sympy(self, entry: Entry | int | None = None):
-        """The sympy expression of ``entry`` (an Entry, an index into the front, or the best)."""
-        if entry is None:
-            entry = self.best
-        elif isinstance(entry, int):
-            entry = self.front.entries[entry]
-        return entry.sympy(self.features)
+    def entry(self, which: Entry | int | None = None) -> Entry:
+        """An entry of the front: an Entry, an index into the front, or None for the selected one."""
+        if which is None:
+            if self.best is None:
+                raise SymgradError(f"run {str(self.path)!r} has no selected formula")
+            return self.best
+        if isinstance(which, int):
+            if not -len(self.front) <= which < len(self.front):
+                raise SymgradError(f"front index {which} is out of range; the front has {len(self.front)} entries")
+            return self.front.entries[which]
+        return which
+
+    def sympy(self, which: Entry | int | None = None):
+        """The sympy expression of an entry (default: the selected one)."""
+        return self.entry(which).sympy(self.features)
+
+    def exports(self, which: Entry | int | None = None) -> dict[str, Any]:
+        """The entry as sympy, LaTeX, numpy and JAX callables f(X (n, d)) -> (n,), and, when its
+        threshold is known, the source of a standalone classification rule."""
+        from . import export
+
+        entry = self.entry(which)
+        expr = entry.sympy(self.features)
+        out = {"sympy": expr, "latex": export.to_latex(expr, self.features),
+               "numpy": export.to_numpy(expr, self.features), "jax": export.to_jax(expr, self.features)}
+        if "threshold" in entry.metrics:
+            out["rule"] = export.rule_source(expr, self.features, entry.metrics["threshold"],
+                                             entry.metrics["orientation"])
+        return out
+
+    def metrics(self, which: Entry | int | None = None) -> dict[str, Any]:
+        return dict(self.entry(which).metrics)
+
+    def plot_pareto(self):
+        """Figure: complexity vs held-out L, the selected entry circled."""
+        from .plots import pareto_plot
+
+        entries = list(self.front)
+        index = self.result.get("best_index")
+        return pareto_plot([e.complexity for e in entries], [e.loss for e in entries], index,
+                           [e.expression for e in entries])
+
+    def plot_values(self, which: Entry | int | None = None):
+        """Figure: the neuron's value against the formula's value on held-out points."""
+        from .expressions import value_function
+        from .plots import value_plot
+
+        grads = self.gradients()
+        g = value_function(self.sympy(which), self.features)
+        return value_plot(grads["values_holdout"], g(grads["x_holdout"]))
+
+    def plot_boundary(self, which: Entry | int | None = None, pairs: list[tuple[int, int]] | None = None):
+        """Figure: 2-D slices of the network's decision and the formula's level set."""
+        from .expressions import value_function
+        from .plots import boundary_slices
+        from .search.screening import relevance
+
+        entry = self.entry(which)
+        if "threshold" not in entry.metrics:
+            raise SymgradError("this entry has no fitted threshold, so it has no decision boundary to draw")
+        grads = self.gradients()
+        if pairs is None:
+            order = [int(i) for i in np.argsort(-relevance(grads["directions_holdout"]))][:3]
+            pairs = [(order[a], order[b]) for a in range(len(order)) for b in range(a + 1, len(order))][:3]
+        g = value_function(entry.sympy(self.features), self.features)
+        return boundary_slices(self.model().probability, g, entry.metrics["threshold"], grads["x"], pairs,
+                               self.features)
 
 
 def load_run(path: str | Path) -> Run:

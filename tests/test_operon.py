@@ -84,6 +84,20 @@ def test_recovers_non_additive_formula_from_exact_gradients():
     assert problem.loss(entry.sympy(problem.feature_names)) == pytest.approx(entry.loss, rel=1e-6, abs=1e-12)
 
 
+def test_real_coefficients_and_oriented_loss():
+    base = exact_problem("x0 + 2*x1", 2, -1.0, 1.0, n=300)
+    problem = SearchProblem(base.x, base.directions, base.x_holdout, base.directions_holdout,
+                            base.feature_names, oriented=True)
+    backend = OperonBackend(population_size=200, coefficients="real", time_limit=20.0, loss_threshold=1e-6)
+    front = backend.search(problem, seed=0)
+    best = min(front, key=lambda e: e.loss)
+    assert best.loss < 1e-3, best
+    # oriented: the formula must increase along the targets, not merely be parallel to them
+    flipped = SearchProblem(base.x, -base.directions, base.x_holdout, -base.directions_holdout,
+                            base.feature_names, oriented=True)
+    assert flipped.loss(best.sympy(base.feature_names)) > 1.9
+
+
 def test_same_seed_gives_the_same_front():
     problem = exact_problem("x0**2 + x1*x2", 3, -1.0, 1.0, n=300)
     backend = OperonBackend(population_size=100, generations=6, time_limit=None)

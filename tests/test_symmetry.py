@@ -58,7 +58,8 @@ def test_ratio_is_found_only_when_asked():
     problem = exact_problem("x0/x1 + x2", 3, 0.5, 2.0)
     names = problem.feature_names
     assert found(detect_symmetries(problem.x, problem.directions, names), names) == set()
-    with_ratio = detect_symmetries(problem.x, problem.directions, names, kinds=("sum", "difference", "product", "ratio"))
+    with_ratio = detect_symmetries(problem.x, problem.directions, names,
+                                   kinds=("sum", "difference", "product", "ratio"))
     assert found(with_ratio, names) == {"x0/x1"}
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymgradError
-from ..expressions import complexity, symbols_for
+from ..expressions import symbols_for
 from .base import Entry, Front, Progress, SearchProblem
 from .loss import alignment_loss
 
@@ -421,7 +421,8 @@ class _OperonRun:
         self.notify = notify
         x, directions = np.asarray(problem.x, dtype=np.float64), np.asarray(problem.directions, dtype=np.float64)
         if x.ndim != 2 or x.shape != directions.shape or x.shape[0] < 2:
-            raise SymgradError(f"problem points {x.shape} and directions {directions.shape} must be equal (n, d) arrays with n >= 2")
+            raise SymgradError(f"problem points {x.shape} and directions {directions.shape} must be "
+                               f"equal (n, d) arrays with n >= 2")
         if x.shape[0] > backend.max_points:
             rows = np.sort(np.random.default_rng(seed).choice(x.shape[0], backend.max_points, replace=False))
             x, directions = x[rows], directions[rows]
@@ -472,7 +473,9 @@ class _OperonRun:
                                         self.problem.oriented, self.archive, variable_of_hash)
         self.fitness.operon, self.fitness.dtable = op, self.dtable
         self.fitness.dataset, self.fitness.rows = self.dataset, self.rows
-        budget = backend.max_evaluations if backend.max_evaluations is not None else 2**62
+        # budgets are counted in the fitness callback (Operon's own count differs per evaluator
+        # kind); Operon only sees an unlimited budget until the callback sets it to 0
+        budget = 2**62
         self.alignment_evaluator = op.UserDefinedEvaluator(self.problem_op, self.fitness)
         self.alignment_evaluator.Budget = budget
         pareto = backend.objective == "pareto"
