@@ -88,6 +88,15 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     overwrite = config["output"]["overwrite"] if overwrite is None else overwrite
     model_path = model_path or config["model"]["path"]
 
+    # the backend first: a missing optional engine or a bad option must fail before any work
+    options = dict(config["search"]["options"])
+    backend_name = config["search"]["backend"]
+    if backend_name in ("library", "auto"):
+        options.setdefault("screen", config["search"]["screen"])
+        if config["search"]["force_inputs"] is not None:
+            options.setdefault("force_inputs", config["search"]["force_inputs"])
+    backend = make_backend(backend_name, options)
+
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=seed)
@@ -155,13 +164,6 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
 
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
                             dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
-    options = dict(config["search"]["options"])
-    backend_name = config["search"]["backend"]
-    if backend_name in ("library", "auto"):
-        options.setdefault("screen", config["search"]["screen"])
-        if config["search"]["force_inputs"] is not None:
-            options.setdefault("force_inputs", config["search"]["force_inputs"])
-    backend = make_backend(backend_name, options)
     result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, band))
     result["status"] = "searching"
@@ -195,8 +197,6 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", result)
     say(f"report: {run_dir / 'report.html'}")
-    if result.get("best"):
-        say(f"best formula: {result['best']['expression']}  (held-out L = {result['best']['loss']:.3g})")
     return load_run(run_dir)
 
 

@@ -112,3 +112,16 @@ def test_module_entry_point_runs_in_a_subprocess(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown config key")
+
+
+def test_pysr_backend_without_julia_fails_at_once(tmp_path, capsys):
+    from symgrad.search.pysr import pysr_available
+
+    if pysr_available()[0]:
+        pytest.skip("Julia and PySR are installed here; the missing-Julia message cannot be shown")
+    out = tmp_path / "pysr"
+    code, _, err = run_cli([A1, "--out", str(out), "--set", "search.backend=pysr"], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Julia" in lines[0] and "docs/pysr.md" in lines[0]
+    assert not out.exists()  # nothing was trained or written

@@ -10,7 +10,7 @@ oriented), where a template must express it through all-or-nothing ``ValidVector
 print as ``g = #1 * #2`` with positional placeholders and have no sympy export; (3) it works
 with every PySR >= 1.0, while ``D`` needs a recent SymbolicRegression and ``+`` and ``*`` among
 the operators. Its costs: the Julia package Zygote (the derivative rules of the operators; it is
-listed in ``juliapkg.json`` beside this file and loaded at search time), and the search can see
+listed in ``symgrad/juliapkg.json`` (the package top level, where pyjuliapkg looks) and loaded at search time), and the search can see
 the target rows as variables, so a tree that reads one is rejected with ``L(Inf)`` and target
 variables are given a complexity above ``max_size`` so that mutations never keep them. The
 template route stays possible: only ``regressor_kwargs`` (the objective) and the parsing in

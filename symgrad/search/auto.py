@@ -1,0 +1,222 @@
+"""The default strategy: screening, symmetry reduction, library fit, a GP portfolio, canonical forms."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import sympy as sp
+
+from ..errors import SymgradError
+from .base import Entry, Front, Progress, SearchProblem
+from .canonical import canonicalize
+from .library import LibraryBackend
+from .screening import screen_inputs
+from .select import select
+from .symmetry import detect_symmetries, reduce_problem, substitute_back
+
+
+class AutoBackend:
+    """Library fit first, Operon GP where it is needed, everything re-scored on held-out points.
+
+    Steps (METHOD §4 and §6):
+
+    1. Screening: only inputs whose mean |normalised gradient component| is at least
+       ``screen_threshold`` times the largest are searched (``force_inputs`` are always kept).
+    2. Symmetry reduction: pairs whose gradients show x_i + x_j, x_i - x_j or x_i·x_j
+       dependence are replaced by one variable; formulas are substituted back afterwards.
+    3. The sparse term-library fit on the reduced (and on the unreduced) inputs.
+    4. One Operon GP run (integer coefficients) on the reduced problem. If the library's elbow
+       choice is not beaten ``accept_factor``-fold by the GP, the library result is accepted
+       and the rest of the portfolio is skipped; otherwise the portfolio continues over
+       ``gp_bands`` (decision-margin bands; None = all search points) x ``gp_seeds`` runs.
+    5. Every candidate is canonicalised up to monotone transforms (constants, scale and outer
+       monotone wrappers dropped; simple constants snapped when held-out L allows it) and the
+       merged front is re-scored on the held-out points of the original problem.
+    6. Degenerate case: if a linear formula in the screened inputs is within ``linear_factor``
+       of the best held-out L, ``info_["linear_concept"]`` reports it.
+
+    Args:
+        screen, screen_threshold, force_inputs: input screening.
+        symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
+        library: options for ``LibraryBackend`` (screening is done here).
+        operon: options for ``OperonBackend`` (``time_limit`` is set per run).
+        gp: run GP at all.
+        gp_seeds: GP runs per band.
+        gp_bands: decision-margin bands for the portfolio (first entry is the first run).
+        gp_time_limit: seconds per GP run.
+        time_limit: seconds for the whole search; later GP runs are skipped when it is spent.
+        accept_factor: how much better the GP must be to overrule the library.
+        linear_factor: tolerance of the degenerate-case check.
+        tolerance: held-out L factor allowed when snapping constants.
+    """
+
+    name = "auto"
+
+    def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
+                 symmetry: bool = True, symmetry_threshold: float = 0.12, library: dict[str, Any] | None = None,
+                 operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
+                 gp_bands: Sequence[float | None] = (None, 2.0), gp_time_limit: float = 25.0,
+                 time_limit: float = 170.0, accept_factor: float = 5.0, linear_factor: float = 1.5,
+                 tolerance: float = 1.25) -> None:
+        for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp)):
+            if not isinstance(value, bool):
+                raise SymgradError(f"search.options.{name}={value!r} is not allowed; use true or false")
+        for name, value, low in (("screen_threshold", screen_threshold, 0), ("symmetry_threshold", symmetry_threshold, 0),
+                                 ("gp_time_limit", gp_time_limit, 0), ("time_limit", time_limit, 0),
+                                 ("accept_factor", accept_factor, 1), ("linear_factor", linear_factor, 1),
+                                 ("tolerance", tolerance, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
+                raise SymgradError(f"search.options.{name}={value!r} is not allowed; use a number above {low}")
+        if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
+            raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
+        gp_bands = tuple(gp_bands)
+        if not gp_bands or any(b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)) or b <= 0)
+                               for b in gp_bands):
+            raise SymgradError(f"search.options.gp_bands={list(gp_bands)} is not allowed; use a list of positive "
+                               "margins or null (all points)")
+        self.screen, self.screen_threshold = screen, float(screen_threshold)
+        self.force_inputs = None if force_inputs is None else list(force_inputs)
+        self.symmetry, self.symmetry_threshold = symmetry, float(symmetry_threshold)
+        self.library_options = dict(library or {})
+        self.operon_options = dict(operon or {})
+        self.gp, self.gp_seeds, self.gp_bands = gp, gp_seeds, gp_bands
+        self.gp_time_limit, self.time_limit = float(gp_time_limit), float(time_limit)
+        self.accept_factor, self.linear_factor, self.tolerance = float(accept_factor), float(linear_factor), float(tolerance)
+        # validate the sub-backends' options now, not after minutes of work
+        LibraryBackend(**{**self.library_options, "screen": False})
+        if gp:
+            self._operon(0.0)
+        self.info_: dict[str, Any] = {}
+        self.interrupted_ = False
+
+    def _operon(self, time_limit: float):
+        from .operon import OperonBackend
+
+        return OperonBackend(**{**self.operon_options, "time_limit": max(time_limit, 0.5)})
+
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+        say = progress or (lambda _m: None)
+        start = time.monotonic()
+        self.info_, self.interrupted_ = {}, False
+        info = self.info_
+        candidates: list[tuple[sp.Expr, str]] = []
+        try:
+            sub = self._screen(problem, info, say)
+            reduced, substitution = self._reduce(sub, info, say)
+
+            library = LibraryBackend(**{**self.library_options, "screen": False})
+            library_front = self._back(library.search(reduced, seed=seed), reduced, substitution, "library")
+            if substitution:
+                library_front = library_front.merge(self._back(library.search(sub, seed=seed), sub, {}, "library"))
+            candidates += [(e.sympy(problem.feature_names), e.source) for e in library_front]
+            library_best = select(library_front) if len(library_front) else None
+            if library_best is not None:
+                say(f"auto: library chose {library_best.expression} (held-out L {library_best.loss:.3g})")
+            self._linear(sub, problem, info, candidates)
+
+            if self.gp:
+                runs = [(band, seed + k) for band in self.gp_bands for k in range(self.gp_seeds)]
+                for index, (band, run_seed) in enumerate(runs):
+                    remaining = self.time_limit - (time.monotonic() - start)
+                    if remaining < 2.0:
+                        say(f"auto: time limit reached, {len(runs) - index} GP runs skipped")
+                        break
+                    target = reduced if band is None else reduced.band(band)
+                    if len(target.x) < 20:
+                        continue
+                    say(f"auto: GP run {index + 1}/{len(runs)} (band {band or 'all'}, seed {run_seed})")
+                    operon = self._operon(min(self.gp_time_limit, remaining))
+                    gp_front = self._back(operon.search(target, seed=run_seed, progress=say), reduced, substitution,
+                                          "operon")
+                    candidates += [(e.sympy(problem.feature_names), e.source) for e in gp_front]
+                    if operon.stats_.get("stop_reason") == "interrupted":
+                        raise KeyboardInterrupt
+                    if index == 0 and library_best is not None and len(gp_front):
+                        gp_best = select(gp_front)
+                        if not gp_best.loss * self.accept_factor < library_best.loss:
+                            say(f"auto: GP ({gp_best.expression}, L {gp_best.loss:.3g}) does not beat the library "
+                                f"{self.accept_factor:g}-fold; accepting the library result")
+                            info["accepted"] = "library"
+                            break
+                else:
+                    info["accepted"] = "portfolio"
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            say("auto: interrupted; returning the formulas found so far")
+        front = self._final_front(candidates, problem, say)
+        info["seconds"] = time.monotonic() - start
+        return front
+
+    def _screen(self, problem: SearchProblem, info: dict, say: Progress) -> SearchProblem:
+        if not (self.screen or self.force_inputs) or problem.n_features == 1:
+            return problem
+        screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
+                                  force=self.force_inputs)
+        info["screening"] = {"kept": list(screening.kept_names),
+                             "ranking": [[problem.feature_names[i], float(screening.scores[i])] for i in screening.ranking]}
+        say(f"auto: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
+        return problem.subset(screening.kept)
+
+    def _reduce(self, sub: SearchProblem, info: dict, say: Progress) -> tuple[SearchProblem, dict]:
+        if not self.symmetry or sub.n_features < 2:
+            info["symmetries"] = []
+            return sub, {}
+        found = detect_symmetries(sub.x, sub.directions, sub.feature_names, threshold=self.symmetry_threshold)
+        info["symmetries"] = [{"kind": s.kind, "expression": str(s.expression(sub.feature_names)),
+                               "statistic": float(s.statistic)} for s in found]
+        if not found:
+            return sub, {}
+        reduced, substitution = reduce_problem(sub, found)
+        say("auto: symmetries " + ", ".join(f"{name} = {expr}" for name, expr in substitution.items()
+                                            if str(expr) != name))
+        return reduced, substitution
+
+    @staticmethod
+    def _back(front: Front, reduced: SearchProblem, substitution: dict, source: str) -> Front:
+        """Entries over the reduced names, rewritten in the original names (not yet re-scored)."""
+        out = []
+        for entry in front:
+            expr = entry.sympy(reduced.feature_names)
+            if substitution:
+                expr = substitute_back(expr, substitution)
+            out.append(Entry(str(expr), entry.complexity, entry.loss, entry.train_loss, entry.source or source,
+                             dict(entry.metrics)))
+        return Front(tuple(out))
+
+    def _linear(self, sub: SearchProblem, problem: SearchProblem, info: dict, candidates: list) -> None:
+        symbols = [sp.Symbol(n, real=True) for n in sub.feature_names]
+        linear = LibraryBackend(include=("linear",), max_terms=min(len(symbols), 8), screen=False, elbow_factor=1.0001)
+        front = linear.search(sub, seed=0)
+        if len(front):
+            best = min(front, key=lambda e: e.loss)
+            info["linear_candidate"] = best.expression
+            candidates.append((best.sympy(problem.feature_names), "linear"))
+
+    def _final_front(self, candidates: list, problem: SearchProblem, say: Progress) -> Front:
+        entries: dict[str, Entry] = {}
+        for expr, source in candidates:
+            for form in {expr, self._canonical(expr, problem)}:
+                try:
+                    entry = Entry.from_expr(form, problem, source=source,
+                                            train_loss=problem.loss(form, holdout=False))
+                except Exception:  # a candidate that cannot be evaluated is not a candidate
+                    continue
+                if entry.expression not in entries or entry.loss < entries[entry.expression].loss:
+                    entries[entry.expression] = entry
+        front = Front(tuple(entries.values())).pareto()
+        if len(front):
+            best_loss = min(e.loss for e in front)
+            linear = self.info_.get("linear_candidate")
+            linear_entries = [e for e in entries.values() if e.source == "linear"]
+            if linear and linear_entries and linear_entries[0].loss <= self.linear_factor * best_loss:
+                self.info_["linear_concept"] = linear_entries[0].expression
+                say(f"auto: a linear concept fits as well as anything: {linear_entries[0].expression}")
+                front = front.merge(Front((linear_entries[0],)))
+        return front
+
+    def _canonical(self, expr: sp.Expr, problem: SearchProblem) -> sp.Expr:
+        try:
+            return canonicalize(expr, problem, tolerance=self.tolerance)
+        except SymgradError:
+            return expr
