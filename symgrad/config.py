@@ -70,7 +70,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple, Check | None, str]]] = {
     "search": {
         "backend": ("auto", (str,), lambda v: v in ("auto", "library", "operon", "pysr"),
                     "one of auto, library, operon, pysr"),
-        "selection": ("elbow", (str,), lambda v: v in ("elbow", "within", "best"), "one of elbow, within, best"),
+        "selection": ("knee", (str,), lambda v: v in ("knee", "elbow", "within", "best"),
+                      "one of knee, elbow, within, best"),
         "selection_factor": (None, (int, float, type(None)), lambda v: v is None or v > 1,
                              "a number above 1 or null for the rule's default"),
         "oriented": (False, (bool,), None, "true or false"),

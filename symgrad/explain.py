@@ -27,7 +27,7 @@ class Explanation:
 
 def explain(classifier: Classifier, x: np.ndarray, *, neuron: NeuronSpec | None = None, backend: str = "auto",
             options: dict[str, Any] | None = None, band: float | None = 9.2, holdout_fraction: float = 0.5,
-            selection: str = "elbow", seed: int = 0, progress=None) -> Explanation:
+            selection: str = "knee", seed: int = 0, progress=None) -> Explanation:
     """Find closed-form formulas for one neuron of ``classifier`` from points ``x``.
 
     Args:
@@ -37,7 +37,7 @@ def explain(classifier: Classifier, x: np.ndarray, *, neuron: NeuronSpec | None 
         backend: auto, library, operon or pysr; ``options`` are passed to it.
         band: decision-margin band (|logit| < band), None for all points.
         holdout_fraction: share of the band points kept aside to score formulas.
-        selection: rule used to pick ``best`` (elbow, within, best).
+        selection: rule used to pick ``best`` (knee, elbow, within, best).
         seed: seeds the split and the search.
 
     Returns:

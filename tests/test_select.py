@@ -58,3 +58,16 @@ def test_bad_input_raises_one_sentence():
         select(front, "within", factor=0.5)
     with pytest.raises(SymgradError, match="no entry"):
         select(Front(), "best")
+
+
+def test_knee_is_not_trapped_by_a_cheaper_look_alike():
+    from symgrad.search.base import Entry, Front
+    from symgrad.search.select import select
+
+    front = Front((
+        Entry("x1", 1, 0.237), Entry("-x1**2 + cos(x0)", 7, 6.9e-4), Entry("x0**2 + 2*x1**2", 9, 2.1e-4),
+        Entry("monster", 36, 1.9e-4), Entry("bigger monster", 40, 5e-5),
+    ))
+    assert select(front).expression == "x0**2 + 2*x1**2"
+    assert select(front, rule="elbow").expression == "-x1**2 + cos(x0)"  # the walk stops at the look-alike
+    assert select(front, rule="knee", factor=1.01).expression == "bigger monster"

@@ -44,7 +44,9 @@ class AutoBackend:
         gp: run GP at all.
         gp_seeds: GP runs per band.
         gp_bands: decision-margin bands for the portfolio (first entry is the first run).
-        gp_time_limit: seconds per GP run.
+        gp_evaluations: candidate evaluations per GP run. This budget, not the clock, ends a run,
+            so the same seed gives the same front on the same machine.
+        gp_time_limit: safety limit in seconds per GP run (a run cut by it is not reproducible).
         time_limit: seconds for the whole search; later GP runs are skipped when it is spent.
         accept_factor: how much better the GP must be to overrule the library.
         linear_factor: tolerance of the degenerate-case check.
@@ -56,7 +58,8 @@ class AutoBackend:
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
                  symmetry: bool = True, symmetry_threshold: float = 0.12, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
-                 gp_bands: Sequence[float | None] = (None, 2.0), gp_time_limit: float = 25.0,
+                 gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
+                 gp_time_limit: float = 60.0,
                  time_limit: float = 170.0, accept_factor: float = 5.0, linear_factor: float = 1.5,
                  tolerance: float = 1.25) -> None:
         for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp)):
@@ -68,6 +71,8 @@ class AutoBackend:
                                  ("tolerance", tolerance, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
                 raise SymgradError(f"search.options.{name}={value!r} is not allowed; use a number above {low}")
+        if isinstance(gp_evaluations, bool) or not isinstance(gp_evaluations, int) or gp_evaluations < 100:
+            raise SymgradError(f"search.options.gp_evaluations={gp_evaluations!r} is not allowed; use an integer >= 100")
         if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
             raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
         gp_bands = tuple(gp_bands)
@@ -81,6 +86,7 @@ class AutoBackend:
         self.library_options = dict(library or {})
         self.operon_options = dict(operon or {})
         self.gp, self.gp_seeds, self.gp_bands = gp, gp_seeds, gp_bands
+        self.gp_evaluations = gp_evaluations
         self.gp_time_limit, self.time_limit = float(gp_time_limit), float(time_limit)
         self.accept_factor, self.linear_factor, self.tolerance = float(accept_factor), float(linear_factor), float(tolerance)
         # validate the sub-backends' options now, not after minutes of work
@@ -93,7 +99,8 @@ class AutoBackend:
     def _operon(self, time_limit: float):
         from .operon import OperonBackend
 
-        return OperonBackend(**{**self.operon_options, "time_limit": max(time_limit, 0.5)})
+        options = {"max_evaluations": self.gp_evaluations, **self.operon_options}
+        return OperonBackend(**{**options, "time_limit": max(time_limit, 0.5)})
 
     def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
         say = progress or (lambda _m: None)
@@ -205,18 +212,31 @@ class AutoBackend:
                 if entry.expression not in entries or entry.loss < entries[entry.expression].loss:
                     entries[entry.expression] = entry
         front = Front(tuple(entries.values())).pareto()
-        if len(front):
-            best_loss = min(e.loss for e in front)
-            linear = self.info_.get("linear_candidate")
-            linear_entries = [e for e in entries.values() if e.source == "linear"]
-            if linear and linear_entries and linear_entries[0].loss <= self.linear_factor * best_loss:
-                self.info_["linear_concept"] = linear_entries[0].expression
-                say(f"auto: a linear concept fits as well as anything: {linear_entries[0].expression}")
-                front = front.merge(Front((linear_entries[0],)))
+        linear = [expr for expr, source in candidates if source == "linear"]
+        if len(front) and linear:
+            entry = Entry.from_expr(self._canonical(linear[0], problem), problem, source="linear")
+            if entry.loss <= self.linear_factor * min(e.loss for e in front):
+                self.info_["linear_concept"] = entry.expression
+                say(f"auto: a linear concept fits as well as anything: {entry.expression}")
+                front = front.merge(Front((entry,)))
         return front
 
     def _canonical(self, expr: sp.Expr, problem: SearchProblem) -> sp.Expr:
         try:
-            return canonicalize(expr, problem, tolerance=self.tolerance)
+            form = canonicalize(expr, problem, tolerance=self.tolerance)
         except SymgradError:
             return expr
+        return self._rounded(form, problem)
+
+    def _rounded(self, expr: sp.Expr, problem: SearchProblem) -> sp.Expr:
+        """Floats cut to the fewest significant digits (2 to 4) that keep held-out L within
+        ``tolerance``: a reader should see 0.757, not 0.756892230576441."""
+        floats = [a for a in expr.atoms(sp.Float)]
+        if not floats:
+            return expr
+        reference = problem.loss(expr)
+        for digits in (2, 3, 4):
+            candidate = expr.xreplace({f: sp.Float(float(f"{float(f):.{digits}g}"), digits) for f in floats})
+            if problem.loss(candidate) <= self.tolerance * reference + 1e-12:
+                return candidate
+        return expr.xreplace({f: sp.Float(float(f"{float(f):.6g}"), 6) for f in floats})

@@ -7,13 +7,13 @@ import math
 from ..errors import SymgradError
 from .base import Entry, Front
 
-RULES = ("elbow", "within", "best")
-DEFAULT_FACTORS = {"elbow": 5.0, "within": 2.0, "best": 1.0}
+RULES = ("knee", "elbow", "within", "best")
+DEFAULT_FACTORS = {"knee": 1.1, "elbow": 5.0, "within": 2.0, "best": 1.0}
 # Held-out losses below this are round-off: 1e-14 is not "100x better" than 1e-12.
 LOSS_FLOOR = 1e-10
 
 
-def select(front: Front, rule: str = "elbow", factor: float | None = None, *,
+def select(front: Front, rule: str = "knee", factor: float | None = None, *,
            floor: float = LOSS_FLOOR) -> Entry:
     """Pick one entry of ``front`` by its held-out loss and complexity.
 
@@ -24,7 +24,14 @@ def select(front: Front, rule: str = "elbow", factor: float | None = None, *,
     gradients (METHOD §6).
 
     Rules:
-        "elbow" (default, ``factor`` 5): start at the simplest entry; walk to more complex
+        "knee" (default, ``factor`` 1.1): the entry minimising ``loss * factor**complexity``,
+            i.e. every extra node of the expression tree must buy a ``factor``-fold lower
+            held-out loss (10 % by default). Scale-free in L, so no absolute noise floor is
+            assumed; it looks at the whole front at once, so a look-alike one node simpler than
+            the truth (cos(x0) for x0**2, 3x worse) cannot trap it the way a walk from the
+            simplest entry can, while formulas that fit network noise with many more nodes
+            (30 extra nodes for a 2x lower loss) are not chosen.
+        "elbow" (``factor`` 5): start at the simplest entry; walk to more complex
             entries in order of complexity and move to an entry only if its loss is at least
             ``factor`` times lower than the loss of the entry currently chosen. The chosen
             entry at the end is returned, so every step up in complexity bought a ``factor``-fold
@@ -49,10 +56,10 @@ def select(front: Front, rule: str = "elbow", factor: float | None = None, *,
         raise SymgradError(f"selection rule {rule!r} is unknown; allowed rules are {list(RULES)}")
     if factor is None:
         factor = DEFAULT_FACTORS[rule]
-    minimum = 1.0 if rule != "elbow" else 1.0 + 1e-12
+    minimum = 1.0 if rule not in ("elbow", "knee") else 1.0 + 1e-12
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \
             or factor < minimum:
-        allowed = "a number > 1" if rule == "elbow" else "a number >= 1"
+        allowed = "a number > 1" if rule in ("elbow", "knee") else "a number >= 1"
         raise SymgradError(f"selection factor {factor!r} is not allowed for rule {rule!r}; use {allowed}")
     if not isinstance(floor, (int, float)) or not math.isfinite(floor) or floor < 0:
         raise SymgradError(f"loss floor {floor!r} is not allowed; use a finite number >= 0")
@@ -66,6 +73,8 @@ def select(front: Front, rule: str = "elbow", factor: float | None = None, *,
 
     if rule == "best":
         return min(candidates, key=lambda e: (floored(e), e.complexity))
+    if rule == "knee":
+        return min(candidates, key=lambda e: (math.log(floored(e)) + e.complexity * math.log(factor), e.complexity))
     if rule == "within":
         limit = factor * min(floored(e) for e in candidates)
         return next(e for e in candidates if floored(e) <= limit)

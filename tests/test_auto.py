@@ -1,0 +1,83 @@
+"""The default auto strategy on exact gradients: symmetry route, GP route, degenerate case,
+determinism and interruption."""
+
+import numpy as np
+import pytest
+
+from symgrad.errors import SymgradError
+from symgrad.expressions import gradient_function, parse_formula
+from symgrad.search import make_backend
+from symgrad.search.base import SearchProblem
+from symgrad.search.select import select
+
+FAST_GP = {"gp_evaluations": 20_000, "gp_seeds": 1, "gp_bands": [None], "gp_time_limit": 60}
+
+
+def exact_problem(formula, d, low, high, n=600, seed=0):
+    names = tuple(f"x{i}" for i in range(d))
+    grad = gradient_function(parse_formula(formula, names), names)
+    rng = np.random.default_rng(seed)
+
+    def sample():
+        x = rng.uniform(low, high, size=(n, d))
+        g = grad(x)
+        return x, g / np.linalg.norm(g, axis=1, keepdims=True)
+
+    (x, n_), (xh, nh) = sample(), sample()
+    return SearchProblem(x, n_, xh, nh, names)
+
+
+def test_symmetry_route_recovers_b_like_concept():
+    problem = exact_problem("x0**2 + sin(x1 + x2)", 4, -2, 0)  # x3 is irrelevant
+    backend = make_backend("auto", FAST_GP)
+    best = select(backend.search(problem, seed=0))
+    assert best.loss < 1e-8
+    assert {str(s) for s in best.sympy(problem.feature_names).free_symbols} == {"x0", "x1", "x2"}
+    assert [s["expression"] for s in backend.info_["symmetries"]] == ["x1 + x2"]
+    assert backend.info_["screening"]["kept"] == ["x0", "x1", "x2"]
+
+
+def test_gp_route_recovers_a_non_additive_concept():
+    problem = exact_problem("x0*exp(x1)", 2, 0.5, 2)
+    backend = make_backend("auto", {**FAST_GP, "symmetry": False})
+    front = backend.search(problem, seed=0)
+    assert min(e.loss for e in front) < 1e-3
+    assert any(e.source == "operon" for e in front)
+
+
+def test_linear_concept_is_reported():
+    problem = exact_problem("2*x0 - x1", 2, -1, 1)
+    backend = make_backend("auto", {**FAST_GP, "gp": False})
+    best = select(backend.search(problem, seed=0))
+    assert best.loss < 1e-10
+    assert backend.info_["linear_concept"] == best.expression
+
+
+def test_same_seed_same_front():
+    problem = exact_problem("x0*exp(x1)", 2, 0.5, 2, n=300)
+    options = {**FAST_GP, "gp_evaluations": 5_000}
+    a = make_backend("auto", options).search(problem, seed=3)
+    b = make_backend("auto", options).search(problem, seed=3)
+    assert a == b
+
+
+def test_interrupted_search_returns_what_it_has():
+    problem = exact_problem("x0*exp(x1)", 2, 0.5, 2, n=300)
+    backend = make_backend("auto", {**FAST_GP, "gp_evaluations": 1_000_000, "symmetry": False})
+
+    def progress(message):
+        if message.startswith("operon: generation"):
+            raise KeyboardInterrupt
+
+    front = backend.search(problem, seed=0, progress=progress)
+    assert backend.interrupted_
+    assert len(front) > 0  # at least the library's formulas
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"gp_seeds": 0}, "gp_seeds"), ({"gp_bands": [-1]}, "gp_bands"), ({"library": {"max_terms": 0}}, "max_terms"),
+    ({"operon": {"coefficients": "complex"}}, "coefficients"), ({"colour": 1}, "not an option of the auto backend"),
+])
+def test_bad_options(options, message):
+    with pytest.raises(SymgradError, match=message):
+        make_backend("auto", options)
