@@ -52,3 +52,12 @@ def test_same_seed_same_front(tmp_path):
     b = run(tmp_path, "b", [*CASES["A1"], "search.backend=library", "train.epochs=5"])
     assert a.result["front"] == b.result["front"]
     np.testing.assert_array_equal(a.gradients()["directions"], b.gradients()["directions"])
+
+
+def test_auto_recovers_compositional_concept_b(tmp_path):
+    # x0² + sin(x1 + x2) is not a sum of library terms; the symmetry reduction makes it one
+    result = run(tmp_path, "b", ["data.concept=B", "search.backend=auto", "train.epochs=40", "data.n_samples=8000",
+                                 "model.hidden=[48, 48]",
+                                 'search.options={"gp_evaluations": 5000, "gp_seeds": 1, "gp_bands": [null]}']).result
+    assert [s["expression"] for s in result["search"]["info"]["symmetries"]] == ["x1 + x2"]
+    assert result["truth"]["faithful_loss"] < 0.01, result["best"]["expression"]
