@@ -82,3 +82,18 @@ def test_random_teacher_gets_no_closed_form(tmp_path):
     assert run.result["model"]["test_accuracy"] > 0.8  # the network did learn something
     assert run.result["verdict"]["kind"] == "not_found", run.result["verdict"]
     assert run.result["verdict"]["sentence"].startswith("No closed form found within the budget")
+
+
+def test_interrupted_search_keeps_its_front_on_disk(tmp_path):
+    def progress(message):
+        if message.startswith("auto: GP run"):
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of the portfolio
+
+    config = load_config(None, ["data.concept=A1", "data.n_samples=2000", "train.epochs=8", "model.hidden=[16, 16]",
+                                "search.backend=auto"])
+    run = interpret(config, out=tmp_path / "run", progress=progress)
+    on_disk = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert on_disk["status"] == "interrupted" and on_disk["search"]["interrupted"]
+    assert len(on_disk["front"]) >= 1 and on_disk["best"] is not None
+    assert (tmp_path / "run" / "report.html").is_file()
+    assert run.best.expression == on_disk["best"]["expression"]
