@@ -1,30 +1,14 @@
 """The default auto strategy on exact gradients: symmetry route, GP route, degenerate case,
 determinism and interruption."""
 
-import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.expressions import gradient_function, parse_formula
 from symgrad.search import make_backend
-from symgrad.search.base import SearchProblem
 from symgrad.search.select import select
+from symgrad.search.synthetic import exact_problem
 
 FAST_GP = {"gp_evaluations": 20_000, "gp_seeds": 1, "gp_bands": [None], "gp_time_limit": 60}
-
-
-def exact_problem(formula, d, low, high, n=600, seed=0):
-    names = tuple(f"x{i}" for i in range(d))
-    grad = gradient_function(parse_formula(formula, names), names)
-    rng = np.random.default_rng(seed)
-
-    def sample():
-        x = rng.uniform(low, high, size=(n, d))
-        g = grad(x)
-        return x, g / np.linalg.norm(g, axis=1, keepdims=True)
-
-    (x, n_), (xh, nh) = sample(), sample()
-    return SearchProblem(x, n_, xh, nh, names)
 
 
 def test_symmetry_route_recovers_b_like_concept():

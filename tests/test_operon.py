@@ -5,27 +5,12 @@ import pytest
 import sympy as sp
 
 from symgrad.errors import SymgradError
-from symgrad.expressions import gradient_function, parse_formula, symbols_for, value_function
+from symgrad.expressions import symbols_for, value_function
 from symgrad.search.base import SearchProblem
 from symgrad.search.operon import OperonBackend, node_records, polish_constants, tree_to_sympy
+from symgrad.search.synthetic import exact_problem
 
 op = pytest.importorskip("pyoperon")
-
-
-def exact_problem(formula: str, d: int, low: float, high: float, *, n: int = 1000, seed: int = 0) -> SearchProblem:
-    """Points uniform on [low, high)^d with the formula's exact unit gradients."""
-    names = tuple(f"x{i}" for i in range(d))
-    grad = gradient_function(parse_formula(formula, names), names)
-    rng = np.random.default_rng(seed)
-
-    def sample(m):
-        x = rng.uniform(low, high, (m, d))
-        g = grad(x)
-        return x, g / np.linalg.norm(g, axis=1, keepdims=True)
-
-    x, directions = sample(n)
-    x_holdout, directions_holdout = sample(n)
-    return SearchProblem(x, directions, x_holdout, directions_holdout, names)
 
 
 def test_tree_translation_matches_operon_evaluation():

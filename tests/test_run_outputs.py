@@ -1,7 +1,6 @@
 """What a run leaves behind: the report, the exported rule, load_run, honest verdicts."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

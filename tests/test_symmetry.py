@@ -5,29 +5,15 @@ import pytest
 import sympy as sp
 
 from symgrad.errors import SymgradError
-from symgrad.expressions import gradient_function, parse_formula, symbols_for
+from symgrad.expressions import parse_formula, symbols_for
 from symgrad.search.base import SearchProblem
 from symgrad.search.symmetry import (Symmetry, detect_symmetries, reduce_problem, substitute_back,
                                      symmetry_statistics)
+from symgrad.search.synthetic import exact_problem
 
 B_LIKE = ("x0**2 + sin(x1 + x2)", 3, -2.0, 0.0)
 E_LIKE = ("x0*x1/((x2 - x3)**2 + (x4 - x5)**2)", 6, 0.0, 2.0)
 NO_SYMMETRY = ("x0**2 + 2*x1**2 + x2", 3, -1.0, 1.0)
-
-
-def exact_problem(formula: str, d: int, low: float, high: float, *, n: int = 1000, seed: int = 0) -> SearchProblem:
-    names = tuple(f"x{i}" for i in range(d))
-    grad = gradient_function(parse_formula(formula, names), names)
-    rng = np.random.default_rng(seed)
-
-    def sample(m):
-        x = rng.uniform(low, high, (m, d))
-        g = grad(x)
-        return x, g / np.linalg.norm(g, axis=1, keepdims=True)
-
-    x, directions = sample(n)
-    x_holdout, directions_holdout = sample(n)
-    return SearchProblem(x, directions, x_holdout, directions_holdout, names)
 
 
 def found(symmetries, names):
