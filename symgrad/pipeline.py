@@ -223,9 +223,17 @@ def _finish(result: dict, front: Front, config: dict, concept: Concept | None, s
         return None
     kwargs = {} if config["search"]["selection_factor"] is None else {"factor": config["search"]["selection_factor"]}
     best = select(front, rule=config["search"]["selection"], **kwargs)
+    result["selection"] = {"rule": config["search"]["selection"], **kwargs}
+    linear = result.get("search", {}).get("info", {}).get("linear_concept")
+    linear_entries = [e for e in front if e.expression == linear]
+    if linear_entries:
+        # degenerate: a constant direction explains the band as well as anything, so curvature
+        # in a fancier formula would be invented
+        best = linear_entries[0]
+        result["selection"]["degenerate"] = ("a linear formula fits the held-out gradients within the "
+                                             "auto backend's linear_factor of the best one; it is reported instead")
     result["best"] = best.to_dict()
     result["best_index"] = front.entries.index(best)
-    result["selection"] = {"rule": config["search"]["selection"], **kwargs}
     result["statement"] = statement(best, spec)
     if spec.kind == "hidden":
         # a hidden unit is not a decision: judge its formula by gradient alignment alone
