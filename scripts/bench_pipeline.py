@@ -1,6 +1,7 @@
 """End-to-end benchmark over the paper concepts: accuracy, stage seconds, formula, L vs the truth.
 
     python scripts/bench_pipeline.py [--backend auto|library|operon] [--concepts A A1 ...] [--seeds 0 1]
+                                     [--keep DIR]
 
 Prints one table row per (concept, seed). "recovered" means faithful L < 0.01 (L against the
 true gradients on fresh points nearest the true decision surface); "exact" is L over the whole
@@ -28,13 +29,15 @@ def main() -> None:
     parser.add_argument("--concepts", nargs="+", default=["A", "A1", "B", "C", "D", "E", "F", "G", "seed15"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--keep", default=None, help="keep every run directory under this folder")
     args = parser.parse_args()
     print(f"# {datetime.date.today()}  {platform.machine()}  {os.cpu_count()} cores  backend={args.backend}")
     header = ["concept", "seed", "test acc", "train s", "grad s", "search s", "faithful L", "exact L", "recovered",
               "formula"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
         for concept in args.concepts:
             path = ROOT / ("experiments/seed15.yaml" if concept == "seed15" else f"experiments/paper/{concept}.yaml")
             for seed in args.seeds:
