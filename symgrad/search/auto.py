@@ -123,7 +123,9 @@ class AutoBackend:
             self._linear(sub, problem, info, candidates)
 
             if self.gp:
-                runs = [(band, seed + k) for band in self.gp_bands for k in range(self.gp_seeds)]
+                # without decision margins every band is the whole problem: run it once
+                bands = self.gp_bands if reduced.margin is not None else (None,)
+                runs = [(band, seed + k) for band in bands for k in range(self.gp_seeds)]
                 for index, (band, run_seed) in enumerate(runs):
                     remaining = self.time_limit - (time.monotonic() - start)
                     if remaining < 2.0:
@@ -203,12 +205,16 @@ class AutoBackend:
     def _final_front(self, candidates: list, problem: SearchProblem, say: Progress) -> Front:
         entries: dict[str, Entry] = {}
         for expr, source in candidates:
-            for form in {expr, self._canonical(expr, problem)}:
+            scored = []
+            for form in (expr, self._canonical(expr, problem)):
                 try:
-                    entry = Entry.from_expr(form, problem, source=source,
-                                            train_loss=problem.loss(form, holdout=False))
+                    scored.append(Entry.from_expr(form, problem, source=source,
+                                                  train_loss=problem.loss(form, holdout=False)))
                 except Exception:  # a candidate that cannot be evaluated is not a candidate
                     continue
+            if len(scored) == 2 and scored[1].loss <= self.tolerance * scored[0].loss + 1e-12:
+                scored = scored[1:]  # the simple constants are as good: do not keep the raw ones beside them
+            for entry in scored:
                 if entry.expression not in entries or entry.loss < entries[entry.expression].loss:
                     entries[entry.expression] = entry
         front = Front(tuple(entries.values())).pareto()
