@@ -33,12 +33,13 @@ import numpy as np
 
 from symgrad.data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from symgrad.data.tables import split_dataset
-from symgrad.expressions import gradient_function, parse_formula, value_function
-from symgrad.neurons import GradientSample, NeuronSpec, normalized_gradients
+from symgrad.expressions import parse_formula, value_function
+from symgrad.neurons import NeuronSpec, normalized_gradients
 from symgrad.search import make_backend
 from symgrad.search.base import SearchProblem
 from symgrad.search.select import select
 from symgrad.search.synthetic import exact_problem
+from symgrad.pipeline import subsample
 from symgrad.train import accuracy, train_classifier
 from symgrad.truth import compare_with_truth
 
@@ -86,26 +87,8 @@ def _threshold(formula: str, d: int, low: float, high: float) -> float:
 
 
 def _paper_problem(concept: Concept, *, noise: float, seed: int, n: int = N_POINTS) -> SearchProblem:
-    """Exact (optionally noisy) unit gradients of a concept on its own box.
-
-    ``exact_problem`` draws every input from one interval; D's box [0,2)x[-2,2)^2 is uneven.
-    """
-    names = concept.feature_names
-    grad = gradient_function(parse_formula(concept.formula, names), names)
-    rng = np.random.default_rng(seed)
-
-    def sample() -> tuple[np.ndarray, np.ndarray]:
-        x = rng.uniform(concept.low, concept.high, (n, concept.n_features))
-        unit = grad(x)
-        unit = unit / np.linalg.norm(unit, axis=1, keepdims=True)
-        if noise > 0:
-            unit = unit + noise * rng.normal(size=unit.shape)
-            unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-        return x, unit
-
-    x, directions = sample()
-    x_holdout, directions_holdout = sample()
-    return SearchProblem(x, directions, x_holdout, directions_holdout, names)
+    """Exact (optionally noisy) unit gradients of a concept on its own (possibly uneven) box."""
+    return exact_problem(concept.formula, concept.n_features, concept.low, concept.high, n=n, noise=noise, seed=seed)
 
 
 def formula_cases(group: str, seed: int) -> Iterator[Case]:
@@ -120,15 +103,6 @@ def formula_cases(group: str, seed: int) -> Iterator[Case]:
         yield Case(group, concept_id, seed, concept, _paper_problem(concept, noise=noise, seed=seed))
 
 
-def _subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
-    # the pipeline's subsampling, with the same generator calls in the same order
-    if len(sample.x) <= n:
-        return sample
-    idx = np.sort(rng.choice(len(sample.x), size=n, replace=False))
-    return GradientSample(sample.x[idx], sample.directions[idx], sample.values[idx], sample.margin[idx],
-                          {**sample.counts, "subsampled_to": n})
-
-
 def trained_case(concept_id: str, seed: int) -> Case:
     """Group c: train the default network on a concept and build the pipeline's SearchProblem."""
     concept = SEED15 if concept_id == "seed15" else CONCEPTS[concept_id]
@@ -139,8 +113,8 @@ def trained_case(concept_id: str, seed: int) -> Case:
     train_seconds = time.perf_counter() - start
     spec = NeuronSpec.output()
     rng = np.random.default_rng(seed)
-    search = _subsample(normalized_gradients(classifier, spec, split.train.x, band=BAND), N_POINTS, rng)
-    holdout = _subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
+    search = subsample(normalized_gradients(classifier, spec, split.train.x, band=BAND), N_POINTS, rng)
+    holdout = subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
                                               band=BAND), N_POINTS, rng)
     problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, dataset.feature_names,
                             margin=search.margin)

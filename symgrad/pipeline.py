@@ -53,7 +53,8 @@ def load_data(config: dict[str, Any]) -> tuple[Dataset, Concept | None]:
     return load_csv(data["path"], label=data["label"], features=data["features"]), None
 
 
-def _sample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
+def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
+    """At most ``n`` rows of ``sample``, drawn without replacement (order kept)."""
     if len(sample.x) <= n:
         return sample
     idx = np.sort(rng.choice(len(sample.x), size=n, replace=False))
@@ -145,9 +146,9 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     band = config["gradients"]["band"]
-    search_sample = _sample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
+    search_sample = subsample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
                             config["gradients"]["n_points"], rng)
-    holdout_sample = _sample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
+    holdout_sample = subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
                                                   band=band, what="held-out points"),
                              config["gradients"]["n_holdout"], rng)
     timings["gradients"] = time.perf_counter() - t0

@@ -8,14 +8,14 @@ from ..expressions import gradient_function, parse_formula
 from .base import SearchProblem
 
 
-def exact_problem(formula: str, d: int, low: float, high: float, *, n: int = 1000, noise: float = 0.0,
+def exact_problem(formula: str, d: int, low, high, *, n: int = 1000, noise: float = 0.0,
                   seed: int = 0) -> SearchProblem:
     """Points uniform on [low, high)^d with the unit gradients of ``formula`` over x0..x{d-1}.
 
     Args:
         formula: the generating concept g.
         d: number of inputs (inputs the formula does not use are irrelevant ones).
-        low, high: the sampling box.
+        low, high: the sampling box: numbers, or one bound per input.
         n: search points, and as many held-out points.
         noise: relative size of isotropic Gaussian noise added to each unit direction before it
             is renormalised (0: exact).
