@@ -40,17 +40,29 @@ class Evidence:
     def feature_names(self) -> tuple[str, ...]:
         return self.classifier.feature_names
 
+    @property
+    def target_class(self) -> int:
+        """The class whose decision the neuron is compared with: class 1 for binary networks,
+        the neuron's class for class and log_odds neurons, class 0 (vs the rest) for hidden
+        units of multi-class networks."""
+        if self.classifier.n_classes == 2:
+            return 1
+        return self.spec.unit if self.spec.kind in ("class", "log_odds") else 0
+
     def network_labels(self, x: np.ndarray) -> np.ndarray:
-        """(n,) the network's 0/1 decision for the neuron's concept: class 1 (binary), the
-        neuron's class being predicted (class, log_odds), or class 1 (hidden units)."""
-        predicted = self.classifier.predict(x)
-        if self.classifier.n_classes == 2 or self.spec.kind == "hidden":
-            return (predicted == (1 if self.classifier.n_classes == 2 else self.spec.unit)).astype(np.int32)
-        return (predicted == self.spec.unit).astype(np.int32)
+        """(n,) 1 where the network predicts ``target_class``, else 0."""
+        return (self.classifier.predict(x) == self.target_class).astype(np.int32)
+
+    def network_probability(self, x: np.ndarray) -> np.ndarray:
+        """(n,) the network's probability of ``target_class``."""
+        logits = self.classifier.logits(x)
+        if self.classifier.n_classes == 2:
+            return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return p[:, self.target_class] / p.sum(axis=1)
 
     def true_labels(self, data: Dataset) -> np.ndarray:
-        target = 1 if self.classifier.n_classes == 2 else self.spec.unit
-        return (data.y == target).astype(np.int32)
+        return (data.y == self.target_class).astype(np.int32)
 
 
 def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
@@ -125,9 +137,9 @@ def figures(result: dict, evidence: Evidence, front: Front, best: Entry | None,
         used = [i for i in ranked if names[i] in {str(s) for s in expr.free_symbols}] or ranked
         pool = (used + [i for i in ranked if i not in used])[:4]
         pairs = [(pool[a], pool[b]) for a in range(len(pool)) for b in range(a + 1, len(pool))][:3]
-        if pairs and evidence.classifier.n_classes == 2 and "threshold" in best.metrics:
+        if pairs and "threshold" in best.metrics:
             out["Decision boundary slices"] = plots.boundary_slices(
-                evidence.classifier.probability, g, best.metrics["threshold"], evidence.test.x, pairs, names)
+                evidence.network_probability, g, best.metrics["threshold"], evidence.test.x, pairs, names)
     if history:
         out["Training curves"] = plots.training_curves(history)
     return out

@@ -189,8 +189,17 @@ class Run:
             order = [int(i) for i in np.argsort(-relevance(grads["directions_holdout"]))][:3]
             pairs = [(order[a], order[b]) for a in range(len(order)) for b in range(a + 1, len(order))][:3]
         g = value_function(entry.sympy(self.features), self.features)
-        return boundary_slices(self.model().probability, g, entry.metrics["threshold"], grads["x"], pairs,
+        return boundary_slices(self._target_probability(), g, entry.metrics["threshold"], grads["x"], pairs,
                                self.features)
+
+    def _target_probability(self):
+        """The network's probability of the class the neuron was compared with (as in the report)."""
+        from .assess import Evidence
+        from .neurons import NeuronSpec
+
+        n = self.result["neuron"]
+        spec = NeuronSpec(n["kind"], n["layer"], n["unit"], n["other"], n["preactivation"])
+        return Evidence(self.model(), spec, None, None, None).network_probability
 
 
 def load_run(path: str | Path) -> Run:

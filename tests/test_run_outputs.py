@@ -96,3 +96,21 @@ def test_interrupted_search_keeps_its_front_on_disk(tmp_path):
     assert len(on_disk["front"]) >= 1 and on_disk["best"] is not None
     assert (tmp_path / "run" / "report.html").is_file()
     assert run.best.expression == on_disk["best"]["expression"]
+
+
+def test_multiclass_class_neuron_end_to_end(tmp_path):
+    # three classes cut by x0 + 2·x1; the logit of class 2 is a monotone function of it near its boundary
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, size=(3000, 3))
+    s = x[:, 0] + 2 * x[:, 1]
+    y = np.digitize(s, [-0.8, 0.8])
+    path = tmp_path / "three.csv"
+    np.savetxt(path, np.column_stack([x, y]), delimiter=",", header="a,b,c,kind", comments="", fmt="%.6f")
+    config = load_config(None, [f"data.path={path}", "data.label=kind", "train.epochs=30", "model.hidden=[24, 24]",
+                                "neuron.kind=class", "neuron.unit=2", "progress=false", "search.backend=library"])
+    run = interpret(config, out=tmp_path / "run", progress=None)
+    result = run.result
+    assert result["data"]["n_classes"] == 3
+    assert {str(v) for v in run.sympy().free_symbols} == {"a", "b"}
+    assert result["best"]["metrics"]["boundary_agreement"] > 0.95
+    assert "Decision boundary slices" in (run.path / "report.html").read_text()
