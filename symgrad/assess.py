@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from .data.tables import Dataset
 from .expressions import parse_formula, value_function
 from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
 from .model import Classifier
-from .neurons import GradientSample, NeuronSpec
+from .neurons import GradientSample, NeuronSpec, target_class
 from .search.base import Entry, Front
 from .search.screening import relevance
 
@@ -42,12 +43,7 @@ class Evidence:
 
     @property
     def target_class(self) -> int:
-        """The class whose decision the neuron is compared with: class 1 for binary networks,
-        the neuron's class for class and log_odds neurons, class 0 (vs the rest) for hidden
-        units of multi-class networks."""
-        if self.classifier.n_classes == 2:
-            return 1
-        return self.spec.unit if self.spec.kind in ("class", "log_odds") else 0
+        return target_class(self.classifier.n_classes, self.spec)
 
     def network_labels(self, x: np.ndarray) -> np.ndarray:
         """(n,) 1 where the network predicts ``target_class``, else 0."""
@@ -55,11 +51,20 @@ class Evidence:
 
     def network_probability(self, x: np.ndarray) -> np.ndarray:
         """(n,) the network's probability of ``target_class``."""
-        logits = self.classifier.logits(x)
-        if self.classifier.n_classes == 2:
-            return 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return p[:, self.target_class] / p.sum(axis=1)
+        return self.classifier.class_probabilities(x)[:, self.target_class]
+
+    # the network's labels do not depend on the formula: computed once, not once per entry
+    @functools.cached_property
+    def holdout_labels(self) -> np.ndarray:
+        return self.network_labels(self.holdout.x)
+
+    @functools.cached_property
+    def validation_labels(self) -> np.ndarray:
+        return self.network_labels(self.validation.x)
+
+    @functools.cached_property
+    def test_labels(self) -> np.ndarray:
+        return self.network_labels(self.test.x)
 
     def true_labels(self, data: Dataset) -> np.ndarray:
         return (data.y == self.target_class).astype(np.int32)
@@ -78,14 +83,14 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     expr = parse_formula(entry.expression, names)
     holdout = evidence.holdout
     near = fidelity_metrics(expr, names, x=holdout.x, directions=holdout.directions,
-                            neuron_values=holdout.values, net_labels=evidence.network_labels(holdout.x))
+                            neuron_values=holdout.values, net_labels=evidence.holdout_labels)
     metrics: dict[str, Any] = {key: near[key] for key in _ALIGNMENT_KEYS}
     metrics["loss"] = near["loss"]
     g = value_function(expr, names)
-    threshold, orientation, _ = fit_threshold(g(evidence.validation.x), evidence.network_labels(evidence.validation.x))
+    threshold, orientation, _ = fit_threshold(g(evidence.validation.x), evidence.validation_labels)
     g_test = g(evidence.test.x)
     predicted = rule_labels(g_test, threshold, orientation)
-    net = evidence.network_labels(evidence.test.x)
+    net = evidence.test_labels
     truth = evidence.true_labels(evidence.test)
     metrics.update(
         threshold=threshold, orientation=orientation,

@@ -194,7 +194,7 @@ def front_to_json(front_entries: Sequence[Mapping[str, Any]], path: str | Path) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([_jsonable(dict(e)) for e in front_entries], indent=2, allow_nan=False) + "\n")
+    path.write_text(json.dumps([jsonable(dict(e)) for e in front_entries], indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -236,18 +236,18 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(_jsonable(value))
+        return json.dumps(jsonable(value))
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Recursively turn numpy scalars/arrays into Python values and NaN/inf into None."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+        return [jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

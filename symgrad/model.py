@@ -8,6 +8,7 @@ imported with ``Classifier.from_arrays`` and interpreted the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,6 @@ ACTIVATIONS = {
 }
 
 FORMAT_VERSION = 1
-
-
-def _batched(point_fn):
-    return jax.jit(jax.vmap(point_fn))
 
 
 def check_activation(name: str) -> str:
@@ -148,24 +145,34 @@ class Classifier:
         """Standardise one raw point x (d,)."""
         return (x - jnp.asarray(self.mean, jnp.float32)) / jnp.asarray(self.scale, jnp.float32)
 
+    @functools.cached_property
+    def _batched_logits(self):
+        # compiled once per classifier (a frozen dataclass: cached_property writes __dict__ directly)
+        layers, activation = self.jax_layers(), self.activation
+        return jax.jit(jax.vmap(lambda row: forward(layers, activation, self.standardize(row))[0]))
+
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(n, n_out) logits for raw inputs x (n, d)."""
-        layers, activation = self.jax_layers(), self.activation
-        point = lambda row: forward(layers, activation, self.standardize(row))[0]  # noqa: E731
-        return np.asarray(_batched(point)(jnp.asarray(x, jnp.float32)), dtype=np.float64)
+        return np.asarray(self._batched_logits(jnp.asarray(x, jnp.float32)), dtype=np.float64)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """(n,) predicted class ids."""
         logits = self.logits(x)
         return (logits[:, 0] > 0).astype(np.int32) if self.n_classes == 2 else np.argmax(logits, axis=1).astype(np.int32)
 
-    def probability(self, x: np.ndarray) -> np.ndarray:
-        """(n,) probability of class 1 (binary) or of the predicted class (multi-class)."""
+    def class_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(n, n_classes) class probabilities (two columns for a binary classifier)."""
         logits = self.logits(x)
         if self.n_classes == 2:
-            return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.column_stack([1.0 - p1, p1])
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return (p / p.sum(axis=1, keepdims=True)).max(axis=1)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """(n,) probability of class 1 (binary) or of the predicted class (multi-class)."""
+        p = self.class_probabilities(x)
+        return p[:, 1] if self.n_classes == 2 else p.max(axis=1)
 
     def save(self, path: str | Path) -> Path:
         """Write one ``.npz`` file (arrays plus a JSON header); loading never runs code."""

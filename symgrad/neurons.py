@@ -76,6 +76,15 @@ class NeuronSpec:
         return self
 
 
+def target_class(n_classes: int, spec: NeuronSpec) -> int:
+    """The class whose decision a neuron is compared with: class 1 for binary networks, the
+    neuron's class for class and log_odds neurons, class 0 (vs the rest) for hidden units of
+    multi-class networks."""
+    if n_classes == 2:
+        return 1
+    return spec.unit if spec.kind in ("class", "log_odds") else 0
+
+
 def neuron_function(classifier: Classifier, spec: NeuronSpec, *, standardized: bool = False):
     """Pure scalar function ``f(x (d,)) -> ()`` of one raw (or standardised) input point."""
     spec.validate(classifier)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SymgradError
+from .export import jsonable
 from .search.base import Entry, Front
 
 RESULT_FORMAT = "symgrad-result"
@@ -50,28 +51,11 @@ def prepare_run_dir(base: str | Path, name: str | None, *, stem: str, overwrite:
     return path
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def write_json(path: str | Path, data: Any) -> Path:
     """Write JSON atomically (temporary file, then rename): a crash never leaves half a file."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(data), indent=2, allow_nan=False))
+    tmp.write_text(json.dumps(jsonable(data), indent=2, allow_nan=False))
     os.replace(tmp, path)
     return path
 
@@ -194,12 +178,13 @@ class Run:
 
     def _target_probability(self):
         """The network's probability of the class the neuron was compared with (as in the report)."""
-        from .assess import Evidence
-        from .neurons import NeuronSpec
+        from .neurons import NeuronSpec, target_class
 
         n = self.result["neuron"]
         spec = NeuronSpec(n["kind"], n["layer"], n["unit"], n["other"], n["preactivation"])
-        return Evidence(self.model(), spec, None, None, None).network_probability
+        model = self.model()
+        target = target_class(model.n_classes, spec)
+        return lambda x: model.class_probabilities(x)[:, target]
 
 
 def load_run(path: str | Path) -> Run:

@@ -7,7 +7,7 @@ import sympy as sp
 
 from .data.concepts import Concept
 from .expressions import gradient_function, parse_formula, value_function
-from .search.loss import alignment_loss
+from .search.loss import alignment_loss, unit_rows
 
 RECOVERY_THRESHOLD = 0.01
 
@@ -42,11 +42,6 @@ def surface_points(concept: Concept, formula: str, n: int, *, rng: np.random.Gen
     return x[ok][:n]
 
 
-def _unit(g: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(g, axis=1, keepdims=True)
-    return g / np.where(norms > 0, norms, 1.0)
-
-
 def compare_with_truth(expression: str | sp.Expr, concept: Concept, *, seed: int = 12345,
                        n: int = 1000) -> dict:
     """Faithful and exact alignment loss of ``expression`` against the concept's true gradients.
@@ -65,8 +60,8 @@ def compare_with_truth(expression: str | sp.Expr, concept: Concept, *, seed: int
         truth = gradient_function(parse_formula(part, names), names)
         near = surface_points(concept, part, n, rng=rng)
         anywhere = rng.uniform(concept.low, concept.high, size=(n, concept.n_features))
-        faithful = alignment_loss(candidate(near), _unit(truth(near)))
-        exact = alignment_loss(candidate(anywhere), _unit(truth(anywhere)))
+        faithful = alignment_loss(candidate(near), unit_rows(truth(near)))
+        exact = alignment_loss(candidate(anywhere), unit_rows(truth(anywhere)))
         out["parts"].append({"truth": part, "faithful_loss": faithful, "exact_loss": exact})
     if concept.formula:
         out.update(out.pop("parts")[0])

@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from ..expressions import complexity, gradient_function, parse_formula
-from .loss import alignment_loss
+from .loss import alignment_loss, unit_rows
 
 Progress = Callable[[str], None]
 
@@ -51,14 +51,9 @@ class SearchProblem:
     def subset(self, columns: Sequence[int]) -> "SearchProblem":
         """The same problem restricted to the input ``columns`` (directions renormalised)."""
         cols = list(columns)
-
-        def renorm(a: np.ndarray) -> np.ndarray:
-            norms = np.linalg.norm(a, axis=1, keepdims=True)
-            return a / np.where(norms > 0, norms, 1.0)
-
         return dataclasses.replace(
-            self, x=self.x[:, cols], directions=renorm(self.directions[:, cols]),
-            x_holdout=self.x_holdout[:, cols], directions_holdout=renorm(self.directions_holdout[:, cols]),
+            self, x=self.x[:, cols], directions=unit_rows(self.directions[:, cols]),
+            x_holdout=self.x_holdout[:, cols], directions_holdout=unit_rows(self.directions_holdout[:, cols]),
             feature_names=tuple(self.feature_names[i] for i in cols))
 
     def band(self, max_margin: float) -> "SearchProblem":

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def unit_rows(a: np.ndarray) -> np.ndarray:
+    """Rows of ``a`` (n, d) scaled to unit length; zero rows stay zero."""
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.where(norms > 0, norms, 1.0)
+
+
 def cosines(gradients: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """Cosine between each row of ``gradients`` (n, d) and unit ``directions`` (n, d).
 
