@@ -27,6 +27,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -176,6 +177,11 @@ def expand(spec: dict[str, Any], *, root: Path, name: str, extra_sets: list[str]
                 networks[key] = Network(f"{config_name}-s{config['seed']}", key, config)
             network = networks[key]
             for spec_ in _neurons(neuron_entries, config, shape):
+                hidden, n_classes = shape()
+                try:  # an impossible neuron fails now, not after its network has been trained
+                    spec_.validate(SimpleNamespace(n_classes=n_classes, hidden_sizes=hidden))
+                except SymgradError as error:
+                    raise SymgradError(f"config {config_name}: {error}") from None
                 item_config = copy.deepcopy(config)
                 item_config["neuron"] = {k: getattr(spec_, k) for k in NEURON_KEYS}
                 item_config = _validated(item_config, config_name)
