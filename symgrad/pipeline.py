@@ -16,7 +16,8 @@ from .data.tables import Dataset, load_csv, split_dataset
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import GradientSample, NeuronSpec, normalized_gradients
-from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, prepare_run_dir, versions, write_json
+from .rundirs import prepare_run_dir
+from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem
 from .search.select import select
@@ -115,9 +116,27 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         # check the neuron against the network to be trained before spending time on training
         spec.validate(SimpleNamespace(n_classes=dataset.n_classes, hidden_sizes=tuple(config["model"]["hidden"])))
 
-    run_dir = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
-                              stem=config_name, overwrite=overwrite, explicit=out is not None)
-    say(f"run directory: {run_dir}")
+    # written into a hidden sibling and moved into place only when complete: an earlier run
+    # there stays intact if this one fails
+    run_folder = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
+                                 stem=config_name, overwrite=overwrite, explicit=out is not None)
+    say(f"run directory: {run_folder.target}")
+    try:
+        _write_run(run_folder.path, config, say, timings, dataset, concept, split, classifier, spec, backend,
+                   backend_name, options)
+    except BaseException as error:
+        error.run_dir = run_folder.fail(error)  # where the failed run (and its error.log) lies
+        raise
+    run_dir = run_folder.commit()
+    say(f"report: {run_dir / 'report.html'}")
+    return load_run(run_dir)
+
+
+def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: dict[str, float], dataset: Dataset,
+               concept: Concept | None, split, classifier: Classifier | None, spec: NeuronSpec, backend,
+               backend_name: str, options: dict[str, Any]) -> None:
+    """Train (unless a model was given), take the gradients, search, assess and write ``run_dir``."""
+    seed = config["seed"]
     (run_dir / "config.yaml").write_text(config_mod.dump(config))
     result: dict[str, Any] = {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed,
                               "features": list(dataset.feature_names), "status": "started",
@@ -197,8 +216,6 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     write_report(run_dir, result, figures(result, evidence, front, best, history))
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", result)
-    say(f"report: {run_dir / 'report.html'}")
-    return load_run(run_dir)
 
 
 def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample, holdout_sample, band):

@@ -61,7 +61,7 @@ def test_existing_run_directory_is_not_overwritten(a1_run, capsys):
     before = (a1_run / "result.json").read_text()
     code, _, err = run_cli([A1, "--out", str(a1_run), "--quiet", *sets(FAST)], capsys)
     assert code == 2
-    assert "already exists" in err and "--overwrite" in err
+    assert "already holds a finished run" in err and "--overwrite" in err
     assert (a1_run / "result.json").read_text() == before
 
 
