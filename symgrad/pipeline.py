@@ -101,6 +101,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
 
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
+    if dataset.renamed:
+        say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=seed)
     timings["data"] = time.perf_counter() - t0
 
@@ -224,7 +226,7 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
         "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
                  "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
                                                                       len(split.test.y)],
-                 "truth": dataset.truth, "threshold": dataset.threshold},
+                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed)},
         "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
                   "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
         "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},
