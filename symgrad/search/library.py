@@ -223,7 +223,7 @@ class LibraryBackend:
         terms = build_library(sub.x, sub.x_holdout, sub.feature_names, self.include)
         if not terms:
             raise SymgradError(f"the term families {list(self.include)} give no usable term on these inputs")
-        gradients, scales = _scaled_gradients(terms, sub.x, sub.n_features)
+        gradients, scales = _scaled_gradients(terms, sub.x, sub.spread)
         n = sub.x.shape[0]
         a_matrix, b_matrix = _quadratic_forms(gradients, sub.directions)
         m = len(terms)
@@ -335,13 +335,14 @@ def term_gradients(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Term gradients with each column scaled to unit root-mean-square norm, and the scales.
+def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Term gradients in spread units (rows times ``spread`` (d,)) with each column scaled to
+    unit root-mean-square norm, and the column scales.
 
-    The scaling equalises terms such as exp(x) and x (conditioning of B) and makes the
+    The column scaling equalises terms such as exp(x) and x (conditioning of B) and makes the
     ridge relative; coefficients are divided by the scales again afterwards.
     """
-    gradients = term_gradients(terms, x)
+    gradients = term_gradients(terms, x) * spread[None, :, None]
     gradients[~np.isfinite(gradients)] = 0.0
     scales = np.sqrt(np.mean(np.sum(gradients**2, axis=1), axis=0))
     scales = np.where(scales > 0, scales, 1.0)
