@@ -1,9 +1,11 @@
 """The default auto strategy on exact gradients: symmetry route, GP route, degenerate case,
 determinism and interruption."""
 
+import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
+from symgrad.expressions import parse_formula
 from symgrad.search import make_backend
 from symgrad.search.select import select
 from symgrad.search.synthetic import exact_problem
@@ -56,6 +58,14 @@ def test_interrupted_search_returns_what_it_has():
     front = backend.search(problem, seed=0, progress=progress)
     assert backend.interrupted_
     assert len(front) > 0  # at least the library's formulas
+
+
+def test_a_sum_of_ten_similar_terms_is_found_and_chosen():
+    formula = " + ".join(f"{1 + i % 3}*x{i}**2" for i in range(10))
+    problem = exact_problem(formula, 10, -1, 1, n=300, noise=0.03)
+    problem = problem.in_spread_units(np.std(problem.x, axis=0))
+    best = select(make_backend("auto", {"gp": False}).search(problem, seed=0))
+    assert best.sympy(problem.feature_names) == parse_formula(formula, problem.feature_names)
 
 
 def test_time_limit_cuts_the_search_and_keeps_the_front():

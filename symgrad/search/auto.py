@@ -27,7 +27,8 @@ class AutoBackend:
        ``screen_threshold`` times the largest are searched (``force_inputs`` are always kept).
     2. Symmetry reduction: pairs whose gradients show x_i + x_j, x_i - x_j or x_i·x_j
        dependence are replaced by one variable; formulas are substituted back afterwards.
-    3. The sparse term-library fit on the reduced (and on the unreduced) inputs.
+    3. The sparse term-library fit on the reduced (and on the unreduced) inputs, with up to one
+       term per searched input (4 to 12 terms; beam search when exhaustive search is too large).
     4. If the library's choice already has held-out L <= ``accept_loss`` (the noise level of a
        well-trained network's gradient directions), it is accepted and no GP runs. Otherwise one
        Operon GP run (integer coefficients) on the reduced problem; if it does not beat the
@@ -135,10 +136,11 @@ class AutoBackend:
             sub = self._screen(problem, info, say)
             reduced, substitution = self._reduce(sub, info, say)
 
-            library = LibraryBackend(**{**self.library_options, "screen": False})
-            library_front = self._back(library.search(reduced, seed=seed), reduced, substitution, "library")
+            library_front = self._back(self._library(reduced).search(reduced, seed=seed), reduced, substitution,
+                                       "library")
             if substitution:
-                library_front = library_front.merge(self._back(library.search(sub, seed=seed), sub, {}, "library"))
+                library_front = library_front.merge(self._back(self._library(sub).search(sub, seed=seed), sub, {},
+                                                               "library"))
             candidates += [(e.sympy(problem.feature_names), e.source) for e in library_front]
             library_best = select(library_front) if len(library_front) else None
             if library_best is not None:
@@ -169,6 +171,12 @@ class AutoBackend:
                    else "raw-unit gradients are dominated by the narrowest inputs")
             info["scale_warning"] = f"the inputs' spreads differ {ratio:.3g}-fold; {how}"
             say(f"auto: warning: {info['scale_warning']}")
+
+    def _library(self, problem: SearchProblem) -> LibraryBackend:
+        """The library fit; unless set in ``library``, its term budget grows with the inputs
+        searched (one term per input, 4 to 12), so a sum over every input is reachable."""
+        budget = min(max(4, problem.n_features), 12)
+        return LibraryBackend(**{"max_terms": budget, **self.library_options, "screen": False})
 
     def _remaining(self) -> float:
         return self.deadline - time.monotonic()

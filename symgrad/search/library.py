@@ -32,6 +32,8 @@ _RERANK = 10
 _FAMILY_COST = {"linear": 1, "square": 2, "product": 2, "cube": 3, "inverse": 3, "log": 3, "exp": 3,
                 "sin": 4, "cos": 4}
 _BEAM = 20
+# Largest support: beyond a dozen terms a closed form is no longer read as one.
+MAX_TERMS = 16
 _CHUNK = 4096
 # exp(x) beyond this spans > 1e21 across the data: useless as a term and risks overflow.
 _MAX_EXP_ARGUMENT = 50.0
@@ -147,8 +149,8 @@ class LibraryBackend:
                  screen: bool = True, screen_threshold: float = 0.1, max_combinations: int = 100000,
                  tolerance: float = 1.25, near_tie: float = 1.3,
                  force_inputs: Sequence[str] | None = None) -> None:
-        if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= 8:
-            raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to 8")
+        if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= MAX_TERMS:
+            raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to {MAX_TERMS}")
         if not _is_number(elbow_factor) or not elbow_factor > 1:
             raise SymgradError(f"elbow_factor {elbow_factor!r} is not allowed; use a number > 1")
         if isinstance(include, str):
