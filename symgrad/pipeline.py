@@ -184,8 +184,11 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
              values=search_sample.values, x_holdout=holdout_sample.x, directions_holdout=holdout_sample.directions,
              values_holdout=holdout_sample.values)
 
+    # gradients are compared in units of each input's spread (docs/method.md, "Units")
+    scale = np.std(split.train.x, axis=0)
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
-                            dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
+                            dataset.feature_names, oriented=config["search"]["oriented"],
+                            margin=search_sample.margin).in_spread_units(scale)
     result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, band))
     result["status"] = "searching"
@@ -206,7 +209,7 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
     result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
-    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test)
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, problem.scale)
     front = assess_front(front, evidence)
     best = _finish(result, front, config, concept, spec)
     timings["assessment"] = time.perf_counter() - t0
