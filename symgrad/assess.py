@@ -195,6 +195,7 @@ def write_report(run_dir: Path, result: dict, figs: dict[str, Any]) -> None:
         "features": result["features"], "neuron": result["neuron"]["description"],
         "front": result["front"], "best": result["best"],
         "verdict": result.get("verdict"),
+        "companions": result.get("companions"),
         "data": {k: v for k, v in result["data"].items()},
         "model": {k: v for k, v in result["model"].items() if k != "training"},
         "timings": result["timings"], "versions": result["versions"],

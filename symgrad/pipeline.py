@@ -228,12 +228,21 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
     front = assess_front(front, evidence)
     best = _finish(result, front, config, concept, spec)
     timings["assessment"] = time.perf_counter() - t0
+    companion_figures = {}
+    if config["companions"]:
+        from .companions import run_companions
+
+        say("fitting the companions (surrogates, sensitivity, PReLU rules) ...")
+        t0 = time.perf_counter()
+        result["companions"], companion_figures = run_companions(config["companions"], evidence, split.train.x,
+                                                                 best=best, seed=seed)
+        timings["companions"] = time.perf_counter() - t0
     result["status"] = "interrupted" if interrupted else "finished"
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
     write_exports(run_dir, result, best)
     history = train_report.history if train_report else None
-    write_report(run_dir, result, figures(result, evidence, front, best, history))
+    write_report(run_dir, result, {**figures(result, evidence, front, best, history), **companion_figures})
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", result)
 
