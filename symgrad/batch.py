@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .batch_exec import EXECUTORS, check_options, make_runner
 from .batch_grid import Batch, Item, load_batch
-from .batch_summary import (counts, item_finished, load_state, network_dir, run_dir, write_summary)
+from .batch_summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
 from .batch_work import network_ready, run_item, train_network
 from .errors import SymgradError
 
@@ -95,7 +95,7 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
                     item = ready.popleft()
                     state[item.id] = {"status": "running", "error": ""}
                     future = runner.submit(run_item, item.config, item.config_name, str(run_dir(out, item)),
-                                           str(network_dir(out, item.network)))
+                                           str(network_dir(out, item.network)), str(error_log(out, item)))
                     in_flight[future] = ("item", item)
                     tracker.started()
             done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)

@@ -16,7 +16,8 @@ from .data.tables import Dataset, load_csv, split_dataset
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import GradientSample, NeuronSpec, normalized_gradients
-from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, prepare_run_dir, versions, write_json
+from .rundirs import prepare_run_dir
+from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem
 from .search.select import select
@@ -120,6 +121,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
 
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
+    if dataset.renamed:
+        say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=seed)
     timings["data"] = time.perf_counter() - t0
 
@@ -136,9 +139,27 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         # check the neuron against the network to be trained before spending time on training
         spec.validate(SimpleNamespace(n_classes=dataset.n_classes, hidden_sizes=tuple(config["model"]["hidden"])))
 
-    run_dir = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
-                              stem=config_name, overwrite=overwrite, explicit=out is not None)
-    say(f"run directory: {run_dir}")
+    # written into a hidden sibling and moved into place only when complete: an earlier run
+    # there stays intact if this one fails
+    run_folder = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
+                                 stem=config_name, overwrite=overwrite, explicit=out is not None)
+    say(f"run directory: {run_folder.target}")
+    try:
+        _write_run(run_folder.path, config, say, timings, dataset, concept, split, classifier, spec, backend,
+                   backend_name, options, train_report)
+    except BaseException as error:
+        error.run_dir = run_folder.fail(error)  # where the failed run (and its error.log) lies
+        raise
+    run_dir = run_folder.commit()
+    say(f"report: {run_dir / 'report.html'}")
+    return load_run(run_dir)
+
+
+def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: dict[str, float], dataset: Dataset,
+               concept: Concept | None, split, classifier: Classifier | None, spec: NeuronSpec, backend,
+               backend_name: str, options: dict[str, Any], train_report: TrainReport | None = None) -> None:
+    """Train (unless a model was given), take the gradients, search, assess and write ``run_dir``."""
+    seed = config["seed"]
     (run_dir / "config.yaml").write_text(config_mod.dump(config))
     result: dict[str, Any] = {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed,
                               "features": list(dataset.feature_names), "status": "started",
@@ -178,8 +199,11 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
              values=search_sample.values, x_holdout=holdout_sample.x, directions_holdout=holdout_sample.directions,
              values_holdout=holdout_sample.values)
 
+    # gradients are compared in units of each input's spread (docs/method.md, "Units")
+    scale = np.std(split.train.x, axis=0)
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
-                            dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
+                            dataset.feature_names, oriented=config["search"]["oriented"],
+                            margin=search_sample.margin).in_spread_units(scale)
     result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, band))
     result["status"] = "searching"
@@ -200,20 +224,27 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
-    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test)
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, problem.scale)
     front = assess_front(front, evidence)
     best = _finish(result, front, config, concept, spec)
     timings["assessment"] = time.perf_counter() - t0
+    companion_figures = {}
+    if config["companions"]:
+        from .companions import run_companions
+
+        say("fitting the companions (surrogates, sensitivity, PReLU rules) ...")
+        t0 = time.perf_counter()
+        result["companions"], companion_figures = run_companions(config["companions"], evidence, split.train.x,
+                                                                 best=best, seed=seed)
+        timings["companions"] = time.perf_counter() - t0
     result["status"] = "interrupted" if interrupted else "finished"
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
     write_exports(run_dir, result, best)
     history = train_report.history if train_report else None
-    write_report(run_dir, result, figures(result, evidence, front, best, history))
+    write_report(run_dir, result, {**figures(result, evidence, front, best, history), **companion_figures})
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", result)
-    say(f"report: {run_dir / 'report.html'}")
-    return load_run(run_dir)
 
 
 def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample, holdout_sample, band):
@@ -222,7 +253,7 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
         "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
                  "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
                                                                       len(split.test.y)],
-                 "truth": dataset.truth, "threshold": dataset.threshold},
+                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed)},
         "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
                   "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
         "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},

@@ -163,7 +163,9 @@ def test_an_unexpected_exception_is_one_sentence_with_its_traceback_kept(two_con
     assert rows["good-s0-output"]["status"] == "finished"
     error = rows["good-s0-h0u1"]["error"]
     assert error.startswith("RuntimeError: simulated bug (an unexpected error") and "second line" not in error
-    assert "simulated bug" in (tmp_path / "out" / "runs" / "good-s0-h0u1" / "error.txt").read_text()
+    assert "errors/good-s0-h0u1.log" in error
+    assert "simulated bug" in (tmp_path / "out" / "errors" / "good-s0-h0u1.log").read_text()
+    assert "errors/good-s0-h0u1.log'>traceback" in (tmp_path / "out" / "summary.html").read_text()
 
 
 def test_ctrl_c_keeps_finished_items_and_a_valid_summary(two_configs, tmp_path, monkeypatch):
