@@ -35,6 +35,7 @@ import yaml
 from . import config as config_mod
 from .errors import SymgradError
 from .neurons import NeuronSpec
+from .rundirs import safe_name
 
 BATCH_KEYS = ("name", "base", "configs", "set", "seeds", "neurons")
 NEURON_KEYS = ("kind", "layer", "unit", "other", "preactivation")
@@ -280,7 +281,7 @@ def _configs(value: Any, root: Path, base: dict, name: str) -> list[tuple[str, d
             raise SymgradError(f"configs entry {pattern!r} matches no file (paths are relative to the batch file's "
                                f"folder {str(root)!r})")
         for match in matches:
-            stem = Path(match).stem
+            stem = safe_name(Path(match).stem)  # item and folder names are made from it
             if any(stem == existing for existing, _ in out):
                 raise SymgradError(f"two configs are both named {stem!r}; items are named after the config file, so "
                                    "give them distinct names")

@@ -124,6 +124,28 @@ def test_shipped_batches_expand():
     assert {i.seed for i in suite.items} == {0, 1, 2}
 
 
+def _environment_value(key):
+    import os
+
+    return os.environ.get(key)
+
+
+def test_local_workers_get_the_thread_limits_and_the_parent_keeps_its_environment(monkeypatch):
+    import os
+
+    from symgrad.batch_exec import LocalRunner
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    runner = LocalRunner(1, 2)
+    try:
+        assert runner.submit(_environment_value, "OMP_NUM_THREADS").result(timeout=300) == "2"
+        assert "intra_op_parallelism_threads=2" in runner.submit(_environment_value, "XLA_FLAGS").result(timeout=300)
+    finally:
+        runner.close()
+    assert "OMP_NUM_THREADS" not in os.environ and "XLA_FLAGS" not in os.environ
+
+
 def test_threads_rule():
     env = thread_environment(1)
     assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
