@@ -85,7 +85,8 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
     try:
         while to_train or ready or in_flight:
             while len(in_flight) < runner.capacity and (to_train or ready):
-                if to_train:
+                # items of trained networks first: finished items early, networks trained as needed
+                if not ready:
                     network = to_train.pop(0)
                     say(f"training network {network.id}")
                     future = runner.submit(train_network, network.config, str(network_dir(out, network.id)),
@@ -195,7 +196,7 @@ class _Tracker:
         if outcome.get("error"):
             line += f": {outcome['error']}"
         if self._bar is not None:
-            self._bar.console.print(line)
+            self._bar.console.print(line, markup=False, highlight=False)
             self._bar.update(self._task, completed=self.done + self.failed)
             self._refresh()
         else:
