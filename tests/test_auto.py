@@ -95,3 +95,12 @@ def test_library_result_at_the_noise_level_skips_the_gp():
 def test_bad_options(options, message):
     with pytest.raises(SymgradError, match=message):
         make_backend("auto", options)
+
+
+def test_two_hundred_inputs_finish_within_the_memory_bound():
+    # 200 columns x 600 rows (a wide CSV): every stage is bounded, nothing is killed
+    problem = exact_problem("x0**2 + 2*x1**2 + x2", 200, -1, 1, n=600, noise=0.005)
+    backend = make_backend("auto", {"gp": False, "screen_threshold": 0.001, "max_inputs": 8})
+    best = select(backend.search(problem, seed=0))
+    assert backend.info_["screening"]["capped"] == {"passed": 200, "searched": 8}
+    assert {"x0", "x1", "x2"} <= {str(s) for s in best.sympy(problem.feature_names).free_symbols}

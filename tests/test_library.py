@@ -159,3 +159,16 @@ def test_deterministic():
 def test_bad_options(options, word):
     with pytest.raises(SymgradError, match=word):
         LibraryBackend(**options)
+
+
+def test_memory_bound_fits_the_most_relevant_inputs():
+    from symgrad.search.library import library_bytes
+    from symgrad.search.synthetic import exact_problem
+
+    problem = exact_problem("x0**2 + x1*x2", 30, -1.0, 1.0, n=200, noise=0.02)
+    assert library_bytes(200, 30) > 16 * 2**20
+    messages = []
+    fit = LibraryBackend(max_terms=2, screen=False, memory_limit=16).fit(problem, progress=messages.append)
+    assert any("exceed the memory limit of 16 MB" in m for m in messages)
+    used = {str(s) for t in fit.terms for s in t.expression.free_symbols}
+    assert {"x0", "x1", "x2"} <= used and len(used) < 30

@@ -13,7 +13,7 @@ from ..errors import SymgradError
 from .base import Entry, Front, Progress, SearchProblem
 from .canonical import canonicalize
 from .library import LibraryBackend
-from .screening import screen_inputs
+from .screening import relevance, screen_inputs
 from .select import select
 from .symmetry import detect_symmetries, reduce_problem, substitute_back
 
@@ -44,6 +44,10 @@ class AutoBackend:
 
     Args:
         screen, screen_threshold, force_inputs: input screening.
+        max_inputs: most inputs searched (the most relevant of those passing screening; forced
+            inputs count first). Bounds memory: the library fit stays within its
+            ``memory_limit`` (512 MB) and a GP run stores (2 d + 1) x 1000 x (d + 1) float32
+            values, 3.4 MB at d = 20; symmetry detection looks at d (d - 1) / 2 pairs.
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
@@ -69,6 +73,7 @@ class AutoBackend:
     name = "auto"
 
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
+                 max_inputs: int = 20,
                  symmetry: bool = True, symmetry_threshold: float = 0.12, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
@@ -91,6 +96,9 @@ class AutoBackend:
             raise SymgradError(f"search.options.gp_stall={gp_stall!r} is not allowed; use an integer >= 100 or null")
         if isinstance(accept_loss, bool) or not isinstance(accept_loss, (int, float)) or not 0 <= accept_loss < 1:
             raise SymgradError(f"search.options.accept_loss={accept_loss!r} is not allowed; use a number in [0, 1)")
+        if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
+            raise SymgradError(f"search.options.max_inputs={max_inputs!r} is not allowed; use a positive integer")
+        self.max_inputs = max_inputs
         if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
             raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
         gp_bands = tuple(gp_bands)
@@ -219,14 +227,32 @@ class AutoBackend:
         info["accepted"] = "portfolio"
 
     def _screen(self, problem: SearchProblem, info: dict, say: Progress) -> SearchProblem:
-        if not (self.screen or self.force_inputs) or problem.n_features == 1:
+        if problem.n_features == 1:
             return problem
-        screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
-                                  force=self.force_inputs)
-        info["screening"] = {"kept": list(screening.kept_names),
-                             "ranking": [[problem.feature_names[i], float(screening.scores[i])] for i in screening.ranking]}
-        say(f"auto: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
-        return problem.subset(screening.kept)
+        if not (self.screen or self.force_inputs):
+            kept = list(range(problem.n_features))
+            scores = relevance(problem.directions)
+            ranking = [int(i) for i in np.argsort(-scores, kind="stable")]
+        else:
+            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
+                                      force=self.force_inputs)
+            kept, scores, ranking = list(screening.kept), np.array(screening.scores), list(screening.ranking)
+            info["screening"] = {"kept": list(screening.kept_names),
+                                 "ranking": [[problem.feature_names[i], float(scores[i])] for i in ranking]}
+        if len(kept) > self.max_inputs:
+            # the memory and time of every later stage grow with the inputs searched
+            forced = [i for i in ranking if problem.feature_names[i] in (self.force_inputs or ())]
+            others = [i for i in ranking if i in kept and i not in forced]
+            capped = sorted(forced + others[:max(0, self.max_inputs - len(forced))])
+            say(f"auto: {len(kept)} inputs pass screening; the {len(capped)} most relevant are searched "
+                f"(max_inputs {self.max_inputs})")
+            info.setdefault("screening", {})["capped"] = {"passed": len(kept), "searched": len(capped)}
+            kept = capped
+        if len(kept) == problem.n_features:
+            return problem
+        info.setdefault("screening", {})["kept"] = [problem.feature_names[i] for i in kept]
+        say(f"auto: screening kept {info['screening']['kept']} of {problem.n_features} inputs")
+        return problem.subset(kept)
 
     def _reduce(self, sub: SearchProblem, info: dict, say: Progress) -> tuple[SearchProblem, dict]:
         if not self.symmetry or sub.n_features < 2:
