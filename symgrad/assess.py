@@ -71,6 +71,12 @@ class Evidence:
     def true_labels(self, data: Dataset) -> np.ndarray:
         return (data.y == self.target_class).astype(np.int32)
 
+    @property
+    def target_name(self) -> str:
+        """The target class as the data name it: its label value, or its id if unnamed."""
+        names = self.classifier.class_names
+        return str(names[self.target_class]) if self.target_class < len(names) else str(self.target_class)
+
 
 def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     """Metrics of one formula (see ``symgrad.metrics``).
@@ -103,6 +109,15 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
         net_accuracy=float(np.mean(net == truth)),
         n_boundary_points=int(len(net)),
     )
+    # what the verdict needs to know whether agreement can mean anything (report.cannot_judge)
+    finite = g_test[np.isfinite(g_test)]
+    metrics.update(
+        target_class=evidence.target_class, target_class_name=evidence.target_name,
+        net_class_count=int(net.sum()),
+        majority_accuracy=float(max(truth.mean(), 1.0 - truth.mean())) if len(truth) else float("nan"),
+        formula_min=float(finite.min()) if len(finite) else float("nan"),
+        formula_max=float(finite.max()) if len(finite) else float("nan"),
+    )
     return metrics
 
 
@@ -117,8 +132,11 @@ def statement(entry: Entry, spec: NeuronSpec) -> str:
     if spec.kind == "hidden" or threshold is None:
         return f"the {spec.describe()} is a monotone function of {entry.expression}"
     side = ">" if entry.metrics.get("orientation", 1) > 0 else "<"
+    target = entry.metrics.get("target_class", 1)
+    name = str(entry.metrics.get("target_class_name", target))
+    label = f"class {target}" if name == str(target) else f"class {target} ({name!r})"
     return (f"the decision boundary is {{{entry.expression} = {threshold:.4g}}}: "
-            f"the network predicts class 1 where {entry.expression} {side} {threshold:.4g}")
+            f"the network predicts {label} where {entry.expression} {side} {threshold:.4g}")
 
 
 def figures(result: dict, evidence: Evidence, front: Front, best: Entry | None,
@@ -177,6 +195,7 @@ def write_report(run_dir: Path, result: dict, figs: dict[str, Any]) -> None:
         "features": result["features"], "neuron": result["neuron"]["description"],
         "front": result["front"], "best": result["best"],
         "verdict": result.get("verdict"),
+        "companions": result.get("companions"),
         "data": {k: v for k, v in result["data"].items()},
         "model": {k: v for k, v in result["model"].items() if k != "training"},
         "timings": result["timings"], "versions": result["versions"],
