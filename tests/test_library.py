@@ -73,7 +73,7 @@ def test_four_relevant_of_seven_inputs_with_original_names():
     backend = LibraryBackend()
     start = time.perf_counter()
     front = backend.search(problem, seed=0)
-    assert time.perf_counter() - start < 10.0  # METHOD target: d=4 relevant, 1000 points
+    assert time.perf_counter() - start < 10.0  # d=4 relevant inputs, 1000 points
     chosen = _chosen(front)
     assert chosen.expression == "x0**2 + x2*x3 + sin(x5)"
     assert chosen.loss < 1e-10

@@ -21,7 +21,7 @@ from .symmetry import detect_symmetries, reduce_problem, substitute_back
 class AutoBackend:
     """Library fit first, Operon GP where it is needed, everything re-scored on held-out points.
 
-    Steps (METHOD §4 and §6):
+    Steps (docs/method.md, "The auto strategy"):
 
     1. Screening: only inputs whose mean |normalised gradient component| is at least
        ``screen_threshold`` times the largest are searched (``force_inputs`` are always kept).

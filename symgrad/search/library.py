@@ -105,7 +105,7 @@ def elbow_size(losses: Sequence[float], factor: float = 5.0, floor: float = LOSS
 
     ``losses[k-1]`` is the best train loss with k terms; losses below ``floor`` count as
     ``floor``. A true term cut L 43-378x on network gradients, a spurious one 1.2-3.4x
-    (METHOD §4), hence the default 5.
+    (docs/method.md, "Library fit"), hence the default 5.
 
     Returns:
         The chosen number of terms (1 if no step qualifies).
@@ -118,7 +118,7 @@ def elbow_size(losses: Sequence[float], factor: float = 5.0, floor: float = LOSS
 
 
 class LibraryBackend:
-    """Sparse fit over a fixed term library (METHOD §4).
+    """Sparse fit over a fixed term library (docs/method.md, "Library fit").
 
     For g = sum_j c_j phi_j the gradient is J_k c with J_k the (d, m) term gradients at x_k,
     so "grad g parallel to N_k" is linear in c: minimise sum_k |(I - N_k N_k^T) J_k c|^2 subject

@@ -69,7 +69,7 @@ class OperonBackend:
             ``"real"`` (normal-distributed weights, mutated by Gaussian steps).
         integer_range: integer weights are drawn from [-integer_range, integer_range].
         parsimony: fitness = L + parsimony * weighted node count (meant for ``objective="single"``;
-            a fixed per-node price misleads on noisy targets, see METHOD §6).
+            a fixed per-node price misleads on noisy targets, see docs/method.md, "Genetic programming").
         complexity_weights: cost per operator name (also ``"variable"`` and ``"constant"``) in
             the weighted node count; 1 for anything not named.
         time_limit: wall-clock seconds for the evolutionary run (polishing comes after it).
