@@ -15,7 +15,7 @@ import sympy as sp
 
 from ..errors import SymgradError
 from ..expressions import complexity, symbols_for
-from .base import Entry, Front, Progress, SearchProblem
+from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
 from .loss import alignment_loss
 from .screening import Screening, relevance, screen_inputs
@@ -148,6 +148,7 @@ class LibraryBackend:
     """
 
     name = "library"
+    screens_inputs = True
 
     def __init__(self, *, max_terms: int = 4, elbow_factor: float = 5.0, include: Sequence[str] = FAMILIES,
                  screen: bool = True, screen_threshold: float = 0.1, max_combinations: int = 100000,
@@ -186,11 +187,14 @@ class LibraryBackend:
             raise SymgradError(f"memory_limit {memory_limit!r} is not allowed; use a whole number of megabytes >= 16")
         self.memory_limit = memory_limit
 
-    def search(self, problem: SearchProblem, *, seed: int = 0, progress: Progress | None = None) -> Front:
+    def search(self, problem: SearchProblem, *, seed: int = 0, progress: Progress | None = None) -> SearchResult:
         """Fit, canonicalise and score the best support of every size.
 
         The fit is deterministic; ``seed`` is accepted for the backend protocol. An interrupt
-        returns the entries finished so far.
+        returns the entries finished so far (``interrupted`` set).
+
+        Returns:
+            The front, with ``info`` holding the screening (kept inputs) and the elbow size.
         """
         del seed  # deterministic
         say = progress or (lambda message: None)
@@ -198,7 +202,11 @@ class LibraryBackend:
             fit = self.fit(problem, progress=progress)
         except KeyboardInterrupt:
             say("library: interrupted before any support was fitted")
-            return Front()
+            return SearchResult(Front(), interrupted=True)
+        info: dict = {"terms": len(fit.terms), "chosen_size": fit.chosen_size, "exhaustive": fit.exhaustive}
+        if fit.screening is not None:
+            info["screening"] = {"kept": list(fit.screening.kept_names)}
+        interrupted = False
         entries: dict[str, Entry] = {}
         try:
             for support in fit.supports:
@@ -215,8 +223,9 @@ class LibraryBackend:
                     **entry.metrics, "terms": entry.metrics.get("terms", support.size),
                     "fit_train_loss": entry.metrics.get("fit_train_loss", support.train_loss), "elbow": elbow})
         except KeyboardInterrupt:
+            interrupted = True
             say("library: interrupted while canonicalising; returning the entries finished")
-        return Front(tuple(entries.values()))
+        return SearchResult(Front(tuple(entries.values())), info, interrupted)
 
     def _within_memory(self, problem: SearchProblem, say: Progress) -> SearchProblem:
         """``problem`` restricted to its most relevant inputs if the library would not fit in
