@@ -1,26 +1,61 @@
-"""symgrad: closed-form interpretation of neural-network classifiers with symbolic gradients."""
+"""symgrad: closed-form interpretation of neural-network classifiers with symbolic gradients.
 
-from .config import load_config as load_config
-from .data import CONCEPTS as CONCEPTS, Dataset as Dataset, load_csv as load_csv
-from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
-from .errors import SymgradError as SymgradError
-from .explain import Explanation as Explanation, explain as explain
-from .expressions import complexity as complexity, parse_formula as parse_formula
-from .model import Classifier as Classifier
-from .neurons import NeuronSpec as NeuronSpec, neuron_gradients as neuron_gradients
-from .neurons import normalized_gradients as normalized_gradients
-from .pipeline import interpret as interpret
-from .runs import Run as Run, load_run as load_run
-from .search import make_backend as make_backend
-from .search.base import Entry as Entry, Front as Front, SearchProblem as SearchProblem
-from .search.loss import alignment_loss as alignment_loss
-from .train import train_classifier as train_classifier
+Public names are imported on first use, so that ``python -m symgrad.run`` can check a config
+file and stop on a mistake before JAX and the search engines are loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "load_config": ".config",
+    "CONCEPTS": ".data", "Dataset": ".data", "load_csv": ".data", "make_concept_dataset": ".data",
+    "split_dataset": ".data",
+    "SymgradError": ".errors",
+    "Explanation": ".explain", "explain": ".explain",
+    "complexity": ".expressions", "parse_formula": ".expressions",
+    "Classifier": ".model",
+    "NeuronSpec": ".neurons", "neuron_gradients": ".neurons", "normalized_gradients": ".neurons",
+    "interpret": ".pipeline",
+    "Run": ".runs", "load_run": ".runs",
+    "make_backend": ".search",
+    "Entry": ".search.base", "Front": ".search.base", "SearchProblem": ".search.base",
+    "alignment_loss": ".search.loss",
+    "train_classifier": ".train",
+}
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from .config import load_config as load_config
+    from .data import CONCEPTS as CONCEPTS, Dataset as Dataset, load_csv as load_csv
+    from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
+    from .errors import SymgradError as SymgradError
+    from .explain import Explanation as Explanation, explain as explain
+    from .expressions import complexity as complexity, parse_formula as parse_formula
+    from .model import Classifier as Classifier
+    from .neurons import NeuronSpec as NeuronSpec, neuron_gradients as neuron_gradients
+    from .neurons import normalized_gradients as normalized_gradients
+    from .pipeline import interpret as interpret
+    from .runs import Run as Run, load_run as load_run
+    from .search import make_backend as make_backend
+    from .search.base import Entry as Entry, Front as Front, SearchProblem as SearchProblem
+    from .search.loss import alignment_loss as alignment_loss
+    from .train import train_classifier as train_classifier
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CONCEPTS", "Classifier", "Dataset", "Entry", "Explanation", "Front", "NeuronSpec", "Run", "SearchProblem",
-    "SymgradError", "alignment_loss", "complexity", "explain", "interpret", "load_config", "load_csv", "load_run",
-    "make_backend", "make_concept_dataset", "neuron_gradients", "normalized_gradients", "parse_formula",
-    "split_dataset", "train_classifier",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

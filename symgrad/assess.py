@@ -29,6 +29,7 @@ class Evidence:
         holdout: held-out band points with the neuron's unit gradients and values.
         validation: data on which each formula's threshold is fitted (to the network's labels).
         test: data on which the thresholded formula is compared with the network and the truth.
+        scale: (d,) spread of each input: gradients are compared in these units, as in the search.
     """
 
     classifier: Classifier
@@ -36,6 +37,7 @@ class Evidence:
     holdout: GradientSample
     validation: Dataset
     test: Dataset
+    scale: np.ndarray | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -69,6 +71,12 @@ class Evidence:
     def true_labels(self, data: Dataset) -> np.ndarray:
         return (data.y == self.target_class).astype(np.int32)
 
+    @property
+    def target_name(self) -> str:
+        """The target class as the data name it: its label value, or its id if unnamed."""
+        names = self.classifier.class_names
+        return str(names[self.target_class]) if self.target_class < len(names) else str(self.target_class)
+
 
 def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     """Metrics of one formula (see ``symgrad.metrics``).
@@ -83,7 +91,7 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     expr = parse_formula(entry.expression, names)
     holdout = evidence.holdout
     near = fidelity_metrics(expr, names, x=holdout.x, directions=holdout.directions,
-                            neuron_values=holdout.values, net_labels=evidence.holdout_labels)
+                            neuron_values=holdout.values, net_labels=evidence.holdout_labels, scale=evidence.scale)
     metrics: dict[str, Any] = {key: near[key] for key in _ALIGNMENT_KEYS}
     metrics["loss"] = near["loss"]
     g = value_function(expr, names)
@@ -101,6 +109,15 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
         net_accuracy=float(np.mean(net == truth)),
         n_boundary_points=int(len(net)),
     )
+    # what the verdict needs to know whether agreement can mean anything (report.cannot_judge)
+    finite = g_test[np.isfinite(g_test)]
+    metrics.update(
+        target_class=evidence.target_class, target_class_name=evidence.target_name,
+        net_class_count=int(net.sum()),
+        majority_accuracy=float(max(truth.mean(), 1.0 - truth.mean())) if len(truth) else float("nan"),
+        formula_min=float(finite.min()) if len(finite) else float("nan"),
+        formula_max=float(finite.max()) if len(finite) else float("nan"),
+    )
     return metrics
 
 
@@ -115,8 +132,11 @@ def statement(entry: Entry, spec: NeuronSpec) -> str:
     if spec.kind == "hidden" or threshold is None:
         return f"the {spec.describe()} is a monotone function of {entry.expression}"
     side = ">" if entry.metrics.get("orientation", 1) > 0 else "<"
+    target = entry.metrics.get("target_class", 1)
+    name = str(entry.metrics.get("target_class_name", target))
+    label = f"class {target}" if name == str(target) else f"class {target} ({name!r})"
     return (f"the decision boundary is {{{entry.expression} = {threshold:.4g}}}: "
-            f"the network predicts class 1 where {entry.expression} {side} {threshold:.4g}")
+            f"the network predicts {label} where {entry.expression} {side} {threshold:.4g}")
 
 
 def figures(result: dict, evidence: Evidence, front: Front, best: Entry | None,
@@ -132,7 +152,8 @@ def figures(result: dict, evidence: Evidence, front: Front, best: Entry | None,
         index = entries.index(best) if best in entries else None
         out["Pareto front"] = plots.pareto_plot([e.complexity for e in entries], [e.loss for e in entries], index,
                                                 [e.expression for e in entries])
-    scores = relevance(evidence.holdout.directions)
+    scale = 1.0 if evidence.scale is None else evidence.scale
+    scores = relevance(evidence.holdout.directions * scale)
     out["Input relevance"] = plots.relevance_plot(scores, names)
     if best is not None:
         expr = parse_formula(best.expression, names)

@@ -16,11 +16,12 @@ from .data.tables import Dataset, load_csv, split_dataset
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import GradientSample, NeuronSpec, normalized_gradients
-from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, prepare_run_dir, versions, write_json
+from .rundirs import prepare_run_dir
+from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem
 from .search.select import select
-from .train import accuracy, train_classifier
+from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
 from .assess import Evidence, assess_front, figures, statement, write_exports, write_report
 from .report import FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
@@ -62,6 +63,28 @@ def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> Gradi
                           {**sample.counts, "subsampled_to": n})
 
 
+def train_model(config: dict[str, Any], split, *, progress: Progress | None = None) -> tuple[Classifier, TrainReport]:
+    """Train the network ``config['model']`` and ``config['train']`` describe on ``split``."""
+    return train_classifier(
+        split.train, split.validation, hidden=config["model"]["hidden"],
+        activation=config["model"]["activation"], epochs=config["train"]["epochs"],
+        batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
+        weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
+        seed=config["seed"], progress=progress)
+
+
+def search_backend(config: dict[str, Any]):
+    """The search backend ``config['search']`` describes and the options it was given; a missing
+    optional engine or a bad option raises SymgradError here, before any work."""
+    options = dict(config["search"]["options"])
+    backend_name = config["search"]["backend"]
+    if backend_name in ("library", "auto"):
+        options.setdefault("screen", config["search"]["screen"])
+        if config["search"]["force_inputs"] is not None:
+            options.setdefault("force_inputs", config["search"]["force_inputs"])
+    return make_backend(backend_name, options), options
+
+
 def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
     n = config["neuron"]
     return NeuronSpec(kind=n["kind"], layer=n["layer"], unit=n["unit"], other=n["other"],
@@ -70,7 +93,8 @@ def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
 
 def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_path: str | Path | None = None,
               overwrite: bool | None = None, progress: Progress | None = _stderr,
-              config_name: str = "run") -> Run:
+              config_name: str = "run", classifier: Classifier | None = None,
+              train_report: TrainReport | None = None) -> Run:
     """Run the whole pipeline for a validated config and write its run directory.
 
     Args:
@@ -78,6 +102,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         out: explicit run directory (must not exist or be empty unless ``overwrite``); default
             ``output.dir/<name>`` with a fresh numbered name if taken.
         model_path: a saved ``model.npz`` to interpret instead of training.
+        classifier: an already loaded or trained network to interpret instead (batches train
+            each network once); ``train_report`` is its training record, shown in the report.
         progress: receives one-line progress messages (None for silence).
 
     Returns:
@@ -90,21 +116,19 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     model_path = model_path or config["model"]["path"]
 
     # the backend first: a missing optional engine or a bad option must fail before any work
-    options = dict(config["search"]["options"])
     backend_name = config["search"]["backend"]
-    if backend_name in ("library", "auto"):
-        options.setdefault("screen", config["search"]["screen"])
-        if config["search"]["force_inputs"] is not None:
-            options.setdefault("force_inputs", config["search"]["force_inputs"])
-    backend = make_backend(backend_name, options)
+    backend, options = search_backend(config)
 
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
+    if dataset.renamed:
+        say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=seed)
     timings["data"] = time.perf_counter() - t0
 
     # load the model before creating the directory so that a bad path leaves nothing behind
-    classifier = Classifier.load(model_path) if model_path else None
+    if classifier is None:
+        classifier = Classifier.load(model_path) if model_path else None
     spec = neuron_spec(config)
     if classifier is not None:
         if classifier.feature_names != dataset.feature_names:
@@ -115,26 +139,38 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         # check the neuron against the network to be trained before spending time on training
         spec.validate(SimpleNamespace(n_classes=dataset.n_classes, hidden_sizes=tuple(config["model"]["hidden"])))
 
-    run_dir = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
-                              stem=config_name, overwrite=overwrite, explicit=out is not None)
-    say(f"run directory: {run_dir}")
+    # written into a hidden sibling and moved into place only when complete: an earlier run
+    # there stays intact if this one fails
+    run_folder = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
+                                 stem=config_name, overwrite=overwrite, explicit=out is not None)
+    say(f"run directory: {run_folder.target}")
+    try:
+        _write_run(run_folder.path, config, say, timings, dataset, concept, split, classifier, spec, backend,
+                   backend_name, options)
+    except BaseException as error:
+        error.run_dir = run_folder.fail(error)  # where the failed run (and its error.log) lies
+        raise
+    run_dir = run_folder.commit()
+    say(f"report: {run_dir / 'report.html'}")
+    return load_run(run_dir)
+
+
+def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: dict[str, float], dataset: Dataset,
+               concept: Concept | None, split, classifier: Classifier | None, spec: NeuronSpec, backend,
+               backend_name: str, options: dict[str, Any]) -> None:
+    """Train (unless a model was given), take the gradients, search, assess and write ``run_dir``."""
+    seed = config["seed"]
     (run_dir / "config.yaml").write_text(config_mod.dump(config))
     result: dict[str, Any] = {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed,
                               "features": list(dataset.feature_names), "status": "started",
                               "versions": versions(), "timings": timings}
     write_json(run_dir / "result.json", result)
 
-    train_report = None
     if classifier is None:
         say(f"training a {config['model']['hidden']} {config['model']['activation']} MLP on "
             f"{len(split.train.y)} points ({dataset.n_features} inputs, {dataset.n_classes} classes)")
         t0 = time.perf_counter()
-        classifier, train_report = train_classifier(
-            split.train, split.validation, hidden=config["model"]["hidden"],
-            activation=config["model"]["activation"], epochs=config["train"]["epochs"],
-            batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
-            weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
-            seed=seed, progress=say)
+        classifier, train_report = train_model(config, split, progress=say)
         timings["train"] = time.perf_counter() - t0
         spec.validate(classifier)
     classifier.save(run_dir / "model.npz")
@@ -163,8 +199,11 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
              values=search_sample.values, x_holdout=holdout_sample.x, directions_holdout=holdout_sample.directions,
              values_holdout=holdout_sample.values)
 
+    # gradients are compared in units of each input's spread (docs/method.md, "Units")
+    scale = np.std(split.train.x, axis=0)
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
-                            dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
+                            dataset.feature_names, oriented=config["search"]["oriented"],
+                            margin=search_sample.margin).in_spread_units(scale)
     result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, band))
     result["status"] = "searching"
@@ -185,7 +224,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
-    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test)
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, problem.scale)
     front = assess_front(front, evidence)
     best = _finish(result, front, config, concept, spec)
     timings["assessment"] = time.perf_counter() - t0
@@ -206,8 +245,6 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     write_report(run_dir, result, {**figures(result, evidence, front, best, history), **companion_figures})
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", result)
-    say(f"report: {run_dir / 'report.html'}")
-    return load_run(run_dir)
 
 
 def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample, holdout_sample, band):
@@ -216,7 +253,7 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
         "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
                  "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
                                                                       len(split.test.y)],
-                 "truth": dataset.truth, "threshold": dataset.threshold},
+                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed)},
         "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
                   "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
         "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},
