@@ -21,7 +21,7 @@ def a1_evidence(trained_a1):
     classifier, split, _ = trained_a1
     spec = NeuronSpec.output()
     holdout = normalized_gradients(classifier, spec, split.validation.x)
-    return Evidence(classifier, spec, holdout, split.validation, split.test), split
+    return Evidence(classifier, spec, holdout, split.validation, split.test, split.train.x.std(axis=0)), split
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,11 @@ def test_run_companions_and_the_table(a1_evidence):
     text = format_table(companion_table(result, max_output=40))
     assert text.count("\n") == 3 and "symgrad formula" in text
     assert companion_table({"best": best.to_dict()}) == []
+    # the inputs come in the order of the screening's relevance (gradients in units of each input's spread)
+    scores = relevance(evidence.holdout.directions * evidence.scale)
+    assert [s["input"] for s in section["sensitivity"]["inputs"]] == [evidence.feature_names[i]
+                                                                      for i in np.argsort(-scores, kind="stable")]
+    assert [s["relevance"] for s in section["sensitivity"]["inputs"]] == pytest.approx(sorted(scores, reverse=True))
 
 
 def test_companion_names_and_the_config_key(tmp_path):

@@ -92,7 +92,9 @@ def _sensitivity(evidence, train_x, x_val, y_val, x_test, y_test, seed):
     holdout = evidence.holdout
     near = holdout.x[np.argsort(holdout.margin, kind="stable")[:N_NEAR]]
     spec, classifier = evidence.spec, evidence.classifier
-    result = sensitivity(lambda x: neuron_values(classifier, spec, x), evidence.network_labels, holdout.directions,
+    # the screening's units: gradient components times each input's spread
+    directions = holdout.directions * (1.0 if evidence.scale is None else evidence.scale)
+    result = sensitivity(lambda x: neuron_values(classifier, spec, x), evidence.network_labels, directions,
                          near, train_x, evidence.feature_names, seed=seed)
     fidelity = additive_fidelity(result, x_val, y_val, x_test, y_test)
     d, g = result.grid.shape
