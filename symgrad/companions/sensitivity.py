@@ -153,7 +153,8 @@ def perturbation_plot(result: Sensitivity, top: int = 6, neuron_name: str = "neu
         ax.set_xlabel("shift / std of the input")
         ax.set_ylabel(f"change of {neuron_name}", fontsize=8)
         ax.grid(True, alpha=0.3)
-    fig.suptitle("perturbation of one input at a time around points near the decision boundary", fontsize=9)
+    fig.suptitle("one input moved at a time around points near the decision boundary: median change "
+                 "(blue, 25-75% band) and labels flipped (red dashed)", fontsize=9)
     fig.tight_layout()
     return fig
 
