@@ -121,3 +121,17 @@ def test_report_shows_the_comparison(tmp_path, a1_evidence):
     assert "<pre>|--- x0 &lt;= 0.5\n|   |--- class: 1</pre>" in html_path.read_text()
     _, md_path = write_report(tmp_path / "plain", {"features": ["x0", "x1"], "front": [best], "best": best})
     assert "Comparison with surrogates" not in md_path.read_text()
+
+
+def test_a_companion_that_cannot_run_leaves_a_row_not_a_failed_run(a1_evidence, monkeypatch):
+    from symgrad.companions import surrogates
+
+    def missing():
+        raise SymgradError("the surrogate companions need scikit-learn; install it")
+
+    monkeypatch.setattr(surrogates, "_sklearn", missing)
+    evidence, split = a1_evidence
+    section, _ = run_companions(["logistic"], evidence, split.train.x, seed=0)
+    assert section["errors"] == {"logistic": "the surrogate companions need scikit-learn; install it"}
+    assert section["rows"][0]["agreement"] is None
+    assert section["rows"][0]["rule"].startswith("not available: the surrogate companions need scikit-learn")
