@@ -29,6 +29,7 @@ class Evidence:
         holdout: held-out band points with the neuron's unit gradients and values.
         validation: data on which each formula's threshold is fitted (to the network's labels).
         test: data on which the thresholded formula is compared with the network and the truth.
+        scale: (d,) spread of each input: gradients are compared in these units, as in the search.
     """
 
     classifier: Classifier
@@ -36,6 +37,7 @@ class Evidence:
     holdout: GradientSample
     validation: Dataset
     test: Dataset
+    scale: np.ndarray | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -89,7 +91,7 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     expr = parse_formula(entry.expression, names)
     holdout = evidence.holdout
     near = fidelity_metrics(expr, names, x=holdout.x, directions=holdout.directions,
-                            neuron_values=holdout.values, net_labels=evidence.holdout_labels)
+                            neuron_values=holdout.values, net_labels=evidence.holdout_labels, scale=evidence.scale)
     metrics: dict[str, Any] = {key: near[key] for key in _ALIGNMENT_KEYS}
     metrics["loss"] = near["loss"]
     g = value_function(expr, names)
@@ -150,7 +152,8 @@ def figures(result: dict, evidence: Evidence, front: Front, best: Entry | None,
         index = entries.index(best) if best in entries else None
         out["Pareto front"] = plots.pareto_plot([e.complexity for e in entries], [e.loss for e in entries], index,
                                                 [e.expression for e in entries])
-    scores = relevance(evidence.holdout.directions)
+    scale = 1.0 if evidence.scale is None else evidence.scale
+    scores = relevance(evidence.holdout.directions * scale)
     out["Input relevance"] = plots.relevance_plot(scores, names)
     if best is not None:
         expr = parse_formula(best.expression, names)
@@ -192,6 +195,7 @@ def write_report(run_dir: Path, result: dict, figs: dict[str, Any]) -> None:
         "features": result["features"], "neuron": result["neuron"]["description"],
         "front": result["front"], "best": result["best"],
         "verdict": result.get("verdict"),
+        "companions": result.get("companions"),
         "data": {k: v for k, v in result["data"].items()},
         "model": {k: v for k, v in result["model"].items() if k != "training"},
         "timings": result["timings"], "versions": result["versions"],

@@ -56,7 +56,7 @@ def explain(classifier: Classifier, x: np.ndarray, *, neuron: NeuronSpec | None 
     cut = int(n * (1 - holdout_fraction))
     a, b = np.sort(order[:cut]), np.sort(order[cut:])
     problem = SearchProblem(sample.x[a], sample.directions[a], sample.x[b], sample.directions[b],
-                            classifier.feature_names, margin=sample.margin[a])
+                            classifier.feature_names, margin=sample.margin[a]).in_spread_units(np.std(x, axis=0))
     engine = make_backend(backend, options)
     front = engine.search(problem, seed=seed, progress=progress)
     best = select(front, rule=selection) if len(front) else None

@@ -21,7 +21,7 @@ from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, versions, write_
 from .search import make_backend
 from .search.base import Front, SearchProblem
 from .search.select import select
-from .train import accuracy, train_classifier
+from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
 from .assess import Evidence, assess_front, figures, statement, write_exports, write_report
 from .report import FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
@@ -63,6 +63,28 @@ def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> Gradi
                           {**sample.counts, "subsampled_to": n})
 
 
+def train_model(config: dict[str, Any], split, *, progress: Progress | None = None) -> tuple[Classifier, TrainReport]:
+    """Train the network ``config['model']`` and ``config['train']`` describe on ``split``."""
+    return train_classifier(
+        split.train, split.validation, hidden=config["model"]["hidden"],
+        activation=config["model"]["activation"], epochs=config["train"]["epochs"],
+        batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
+        weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
+        seed=config["seed"], progress=progress)
+
+
+def search_backend(config: dict[str, Any]):
+    """The search backend ``config['search']`` describes and the options it was given; a missing
+    optional engine or a bad option raises SymgradError here, before any work."""
+    options = dict(config["search"]["options"])
+    backend_name = config["search"]["backend"]
+    if backend_name in ("library", "auto"):
+        options.setdefault("screen", config["search"]["screen"])
+        if config["search"]["force_inputs"] is not None:
+            options.setdefault("force_inputs", config["search"]["force_inputs"])
+    return make_backend(backend_name, options), options
+
+
 def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
     n = config["neuron"]
     return NeuronSpec(kind=n["kind"], layer=n["layer"], unit=n["unit"], other=n["other"],
@@ -71,7 +93,8 @@ def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
 
 def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_path: str | Path | None = None,
               overwrite: bool | None = None, progress: Progress | None = _stderr,
-              config_name: str = "run") -> Run:
+              config_name: str = "run", classifier: Classifier | None = None,
+              train_report: TrainReport | None = None) -> Run:
     """Run the whole pipeline for a validated config and write its run directory.
 
     Args:
@@ -79,6 +102,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         out: explicit run directory (must not exist or be empty unless ``overwrite``); default
             ``output.dir/<name>`` with a fresh numbered name if taken.
         model_path: a saved ``model.npz`` to interpret instead of training.
+        classifier: an already loaded or trained network to interpret instead (batches train
+            each network once); ``train_report`` is its training record, shown in the report.
         progress: receives one-line progress messages (None for silence).
 
     Returns:
@@ -91,13 +116,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     model_path = model_path or config["model"]["path"]
 
     # the backend first: a missing optional engine or a bad option must fail before any work
-    options = dict(config["search"]["options"])
     backend_name = config["search"]["backend"]
-    if backend_name in ("library", "auto"):
-        options.setdefault("screen", config["search"]["screen"])
-        if config["search"]["force_inputs"] is not None:
-            options.setdefault("force_inputs", config["search"]["force_inputs"])
-    backend = make_backend(backend_name, options)
+    backend, options = search_backend(config)
 
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
@@ -107,7 +127,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     timings["data"] = time.perf_counter() - t0
 
     # load the model before creating the directory so that a bad path leaves nothing behind
-    classifier = Classifier.load(model_path) if model_path else None
+    if classifier is None:
+        classifier = Classifier.load(model_path) if model_path else None
     spec = neuron_spec(config)
     if classifier is not None:
         classifier.check_matches(dataset.feature_names, dataset.n_classes)
@@ -143,17 +164,11 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
                               "versions": versions(), "timings": timings}
     write_json(run_dir / "result.json", result)
 
-    train_report = None
     if classifier is None:
         say(f"training a {config['model']['hidden']} {config['model']['activation']} MLP on "
             f"{len(split.train.y)} points ({dataset.n_features} inputs, {dataset.n_classes} classes)")
         t0 = time.perf_counter()
-        classifier, train_report = train_classifier(
-            split.train, split.validation, hidden=config["model"]["hidden"],
-            activation=config["model"]["activation"], epochs=config["train"]["epochs"],
-            batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
-            weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
-            seed=seed, progress=say)
+        classifier, train_report = train_model(config, split, progress=say)
         timings["train"] = time.perf_counter() - t0
         spec.validate(classifier)
     classifier.check_finite(split.train.x, trained=train_report is not None)
@@ -183,8 +198,11 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
              values=search_sample.values, x_holdout=holdout_sample.x, directions_holdout=holdout_sample.directions,
              values_holdout=holdout_sample.values)
 
+    # gradients are compared in units of each input's spread (docs/method.md, "Units")
+    scale = np.std(split.train.x, axis=0)
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
-                            dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
+                            dataset.feature_names, oriented=config["search"]["oriented"],
+                            margin=search_sample.margin).in_spread_units(scale)
     result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, band))
     result["status"] = "searching"
@@ -205,16 +223,25 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
     result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
-    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test)
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, problem.scale)
     front = assess_front(front, evidence)
     best = _finish(result, front, config, concept, spec)
     timings["assessment"] = time.perf_counter() - t0
+    companion_figures = {}
+    if config["companions"]:
+        from .companions import run_companions
+
+        say("fitting the companions (surrogates, sensitivity, PReLU rules) ...")
+        t0 = time.perf_counter()
+        result["companions"], companion_figures = run_companions(config["companions"], evidence, split.train.x,
+                                                                 best=best, seed=seed)
+        timings["companions"] = time.perf_counter() - t0
     result["status"] = "interrupted" if interrupted else "finished"
     write_json(run_dir / "result.json", result)
     t0 = time.perf_counter()
     write_exports(run_dir, result, best)
     history = train_report.history if train_report else None
-    write_report(run_dir, result, figures(result, evidence, front, best, history))
+    write_report(run_dir, result, {**figures(result, evidence, front, best, history), **companion_figures})
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", result)
 

@@ -228,6 +228,7 @@ def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics:
     if best_metrics:
         rows = [[key, _fmt(value)] for key, value in best_metrics.items()]
         sections.append(("Fidelity of the chosen formula (held-out points)", ["metric", "value"], rows, None))
+    sections += _companion_sections(summary, best)
     overview = [["features", ", ".join(features)], ["neuron", _fmt(summary.get("neuron"))]]
     overview += [[str(k), _fmt(v)] for k, v in (summary.get("data") or {}).items()]
     sections.append(("Data", ["item", "value"], overview, None))
@@ -239,6 +240,22 @@ def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics:
     if notes:
         sections.append(("Notes", ["note"], [[str(n)] for n in notes], None))
     return sections
+
+
+def _companion_sections(summary: Mapping[str, Any], best: Mapping[str, Any]) -> list:
+    """The formula beside the companions (``symgrad.companions``), when the run asked for them."""
+    if not summary.get("companions"):
+        return []
+    from .companions.table import companion_table
+
+    rows = companion_table({"best": best, "companions": summary["companions"]})
+    header = ["method", "agreement", "AUC", "nodes", "size", "output"]
+    short = [[r["method"], _fmt(r["agreement"]), _fmt(r["auc"]), _fmt(r["nodes"]), _fmt(r["size"]),
+              " ".join(str(r["output"]).split())[:240]] for r in rows]
+    full = [[r["method"], str(r["output"])] for r in rows[1:]]
+    return [("Comparison with surrogates (fidelity to the network's labels on the test split)", header, short,
+             0 if best else None),
+            ("Companion rules in full", ["method", "rule"], full, None)]
 
 
 def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: str | None,
@@ -266,7 +283,8 @@ def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: 
         out.append("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
         for i, row in enumerate(rows):
             cls = ' class="chosen"' if i == chosen else ""
-            cells = [f"<code>{esc(c)}</code>" if h == "expression" else esc(c) for h, c in zip(header, row)]
+            cells = [f"<code>{esc(c)}</code>" if h == "expression" else f"<pre>{esc(c)}</pre>" if h == "rule"
+                     else esc(c) for h, c in zip(header, row)]
             out.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("</tbody></table>")
     out += ["</body>", "</html>", ""]
