@@ -143,8 +143,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
                                  stem=config_name, overwrite=overwrite, explicit=out is not None)
     say(f"run directory: {run_folder.target}")
     try:
-        _write_run(run_folder.path, config, say, timings, dataset, concept, split, classifier, spec, backend,
-                   backend_name, options)
+        _write_run(run_folder.path, config, say, timings, dataset, concept, split, classifier, train_report, spec,
+                   backend, backend_name, options)
     except BaseException as error:
         error.run_dir = run_folder.fail(error)  # where the failed run (and its error.log) lies
         raise
@@ -154,8 +154,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
 
 
 def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: dict[str, float], dataset: Dataset,
-               concept: Concept | None, split, classifier: Classifier | None, spec: NeuronSpec, backend,
-               backend_name: str, options: dict[str, Any]) -> None:
+               concept: Concept | None, split, classifier: Classifier | None, train_report: TrainReport | None,
+               spec: NeuronSpec, backend, backend_name: str, options: dict[str, Any]) -> None:
     """Train (unless a model was given), take the gradients, search, assess and write ``run_dir``."""
     seed = config["seed"]
     (run_dir / "config.yaml").write_text(config_mod.dump(config))

@@ -27,9 +27,11 @@ RESULT_FORMAT = "symgrad-result"
 RESULT_VERSION = 1
 RESULT_FILE = "result.json"
 ERROR_LOG = "error.log"
-# everything a run writes (report_figures/ holds PNG files only); anything else is the user's
+# everything a run writes (report_figures/ holds PNG files only; error.txt is a batch item's
+# traceback); anything else is the user's
 RUN_FILES = frozenset({"config.yaml", "model.npz", "gradients.npz", RESULT_FILE, "report.html", "report.md",
-                       "report_figures", "front.csv", "front.json", "formula.tex", "rule.py", ERROR_LOG})
+                       "report_figures", "front.csv", "front.json", "formula.tex", "rule.py", ERROR_LOG,
+                       "error.txt"})
 # a run with one of these states did not finish: it may be replaced without --overwrite
 UNFINISHED = ("started", "searching", "failed")
 
