@@ -101,6 +101,10 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
     if len(rows) < 2:
         raise SymgradError(f"data file {str(path)!r} has no data rows below its header")
     header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise SymgradError(f"the header of {path.name} names the columns {repeated} more than once; column names "
+                           "must be unique")
     if label not in header:
         raise SymgradError(f"data.label {label!r} is not a column of {path.name}; columns are {header}")
     columns = list(features) if features else [h for h in header if h != label]
