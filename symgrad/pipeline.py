@@ -155,7 +155,8 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
 
 def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: dict[str, float], dataset: Dataset,
                concept: Concept | None, split, classifier: Classifier | None, train_report: TrainReport | None,
-               spec: NeuronSpec, backend, backend_name: str, options: dict[str, Any]) -> None:
+               spec: NeuronSpec, backend,
+               backend_name: str, options: dict[str, Any]) -> None:
     """Train (unless a model was given), take the gradients, search, assess and write ``run_dir``."""
     seed = config["seed"]
     (run_dir / "config.yaml").write_text(config_mod.dump(config))
