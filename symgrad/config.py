@@ -21,9 +21,12 @@ def _positive(v) -> bool:
 
 
 def _companions(v) -> bool:
+    if isinstance(v, bool):
+        return True
+    # only a list needs the names; the companions package loads JAX, which a config check must not
     from .companions.compare import COMPANIONS
 
-    return isinstance(v, bool) or all(isinstance(s, str) and s in COMPANIONS for s in v)
+    return all(isinstance(s, str) and s in COMPANIONS for s in v)
 
 
 def _fractions(v) -> bool:
