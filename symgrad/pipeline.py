@@ -128,9 +128,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         classifier = Classifier.load(model_path) if model_path else None
     spec = neuron_spec(config)
     if classifier is not None:
-        if classifier.feature_names != dataset.feature_names:
-            raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
-                               f"features {list(dataset.feature_names)}; use the data the model was trained on")
+        classifier.check_matches(dataset.feature_names, dataset.n_classes)
         spec.validate(classifier)
     else:
         # check the neuron against the network to be trained before spending time on training
@@ -171,6 +169,7 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
         classifier, train_report = train_model(config, split, progress=say)
         timings["train"] = time.perf_counter() - t0
         spec.validate(classifier)
+    classifier.check_finite(split.train.x, trained=train_report is not None)
     classifier.save(run_dir / "model.npz")
     test_accuracy = accuracy(classifier, split.test)
     say(f"test accuracy: {test_accuracy:.4f}")

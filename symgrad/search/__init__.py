@@ -54,4 +54,8 @@ def make_backend(name: str, options: dict[str, Any] | None = None, *, screen: bo
         for key in options:
             if key not in allowed:
                 raise SymgradError(f"search.options.{key} is not an option of the {name} backend; allowed: {allowed}")
-    return cls(**options)
+    try:
+        return cls(**options)
+    except TypeError as exc:  # a value of the wrong type that no check of the backend caught
+        raise SymgradError(f"search.options for the {name} backend has a value of the wrong type ({exc}); "
+                           "see the backend's documented options") from None

@@ -102,6 +102,13 @@ class AutoBackend:
         self.max_inputs = max_inputs
         if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
             raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
+        if not isinstance(gp_bands, (list, tuple)):
+            raise SymgradError(f"search.options.gp_bands={gp_bands!r} is not allowed; use a list of positive "
+                               "margins or null (all points)")
+        for name, value in (("library", library), ("operon", operon)):
+            if value is not None and not isinstance(value, dict):
+                raise SymgradError(f"search.options.{name}={value!r} is not allowed; use a mapping of the {name} "
+                                   "backend's options")
         gp_bands = tuple(gp_bands)
         if not gp_bands or any(b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)) or b <= 0)
                                for b in gp_bands):
