@@ -58,6 +58,6 @@ def explain(classifier: Classifier, x: np.ndarray, *, neuron: NeuronSpec | None 
     problem = SearchProblem(sample.x[a], sample.directions[a], sample.x[b], sample.directions[b],
                             classifier.feature_names, margin=sample.margin[a]).in_spread_units(np.std(x, axis=0))
     engine = make_backend(backend, options)
-    front = engine.search(problem, seed=seed, progress=progress)
-    best = select(front, rule=selection) if len(front) else None
-    return Explanation(front, best, problem, dict(getattr(engine, "info_", {})))
+    found = engine.search(problem, seed=seed, progress=progress)
+    best = select(found.front, rule=selection) if len(found.front) else None
+    return Explanation(found.front, best, problem, dict(found.info))

@@ -19,7 +19,7 @@ from .neurons import GradientSample, NeuronSpec, normalized_gradients
 from .rundirs import prepare_run_dir
 from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, versions, write_json
 from .search import make_backend
-from .search.base import Front, SearchProblem
+from .search.base import Front, SearchProblem, SearchResult
 from .search.select import select
 from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
@@ -77,12 +77,9 @@ def search_backend(config: dict[str, Any]):
     """The search backend ``config['search']`` describes and the options it was given; a missing
     optional engine or a bad option raises SymgradError here, before any work."""
     options = dict(config["search"]["options"])
-    backend_name = config["search"]["backend"]
-    if backend_name in ("library", "auto"):
-        options.setdefault("screen", config["search"]["screen"])
-        if config["search"]["force_inputs"] is not None:
-            options.setdefault("force_inputs", config["search"]["force_inputs"])
-    return make_backend(backend_name, options), options
+    backend = make_backend(config["search"]["backend"], options, screen=config["search"]["screen"],
+                           force_inputs=config["search"]["force_inputs"])
+    return backend, options
 
 
 def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
@@ -131,9 +128,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         classifier = Classifier.load(model_path) if model_path else None
     spec = neuron_spec(config)
     if classifier is not None:
-        if classifier.feature_names != dataset.feature_names:
-            raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
-                               f"features {list(dataset.feature_names)}; use the data the model was trained on")
+        classifier.check_matches(dataset.feature_names, dataset.n_classes)
         spec.validate(classifier)
     else:
         # check the neuron against the network to be trained before spending time on training
@@ -174,6 +169,7 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
         classifier, train_report = train_model(config, split, progress=say)
         timings["train"] = time.perf_counter() - t0
         spec.validate(classifier)
+    classifier.check_finite(split.train.x, trained=train_report is not None)
     classifier.save(run_dir / "model.npz")
     test_accuracy = accuracy(classifier, split.test)
     say(f"test accuracy: {test_accuracy:.4f}")
@@ -212,15 +208,14 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
 
     say(f"searching with the {backend_name} backend ...")
     t0 = time.perf_counter()
-    interrupted = False
     try:
-        front = backend.search(problem, seed=seed, progress=say)
+        found = backend.search(problem, seed=seed, progress=say)
     except KeyboardInterrupt:
         # backends return their best-so-far front themselves; reaching here means none existed
-        front, interrupted = Front(), True
+        found = SearchResult(Front(), interrupted=True)
     timings["search"] = time.perf_counter() - t0
-    interrupted = interrupted or bool(getattr(backend, "interrupted_", False))
-    result["search"] = {"backend": backend_name, "options": options, "info": getattr(backend, "info_", {}),
+    front, interrupted = found.front, found.interrupted
+    result["search"] = {"backend": backend_name, "options": options, "info": found.info,
                         "interrupted": interrupted}
     result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
     write_json(run_dir / "result.json", result)

@@ -168,4 +168,4 @@ def load_run(path: str | Path) -> Run:
         raise SymgradError(f"{str(result_file)!r} is not a symgrad result (format {result.get('format')!r})")
     front = Front.from_list(result.get("front", []))
     best = Entry.from_dict(result["best"]) if result.get("best") else None
-    return Run(path=path, result=result, front=front, best=best, features=tuple(result["features"]))
+    return Run(path=path, result=result, front=front, best=best, features=tuple(result.get("features", ())))
