@@ -20,6 +20,7 @@ from .rundirs import prepare_run_dir
 from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem, SearchResult
+from .search.focus import focus_on_boundary
 from .search.select import select
 from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
@@ -185,11 +186,17 @@ def _write_run(run_dir: Path, config: dict[str, Any], say: Progress, timings: di
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     band = config["gradients"]["band"]
-    search_sample = subsample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
+    # a decision neuron of a flat (noisy-label) network is searched nearest its boundary
+    focus = (lambda sample: sample) if spec.kind == "hidden" else focus_on_boundary
+    search_sample = subsample(focus(normalized_gradients(classifier, spec, split.train.x, band=band,
+                                                         what="training points")),
                             config["gradients"]["n_points"], rng)
-    holdout_sample = subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
-                                                  band=band, what="held-out points"),
+    holdout_sample = subsample(focus(normalized_gradients(classifier, spec,
+                                                          np.concatenate([split.validation.x, split.test.x]),
+                                                          band=band, what="held-out points")),
                              config["gradients"]["n_holdout"], rng)
+    if "focused" in search_sample.counts:
+        say(f"search gradients: {search_sample.counts['focused']}")
     timings["gradients"] = time.perf_counter() - t0
     for label, sample in (("search", search_sample), ("held-out", holdout_sample)):
         c = sample.counts
