@@ -1,4 +1,4 @@
-"""The pipeline: data -> train (or load) -> neuron gradients -> search -> run directory."""
+"""The pipeline: data -> train (or load) -> neuron gradients -> search -> assessment -> run directory."""
 
 from __future__ import annotations
 
@@ -11,19 +11,18 @@ from typing import Any, Callable
 import numpy as np
 
 from . import config as config_mod
+from .assess import Evidence, assess_front
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
-from .data.tables import Dataset, load_csv, split_dataset
+from .data.tables import Dataset, Split, load_csv, split_dataset
 from .errors import SymgradError
 from .model import Classifier
-from .neurons import GradientSample, NeuronSpec, normalized_gradients
-from .runs import RESULT_FORMAT, RESULT_VERSION, Run, load_run, prepare_run_dir, versions, write_json
+from .neurons import GradientSample, NeuronSpec, normalized_gradients, target_class
+from .result import Artifacts, Result, conclude, load_run, write_outputs
+from .runs import RESULT_FORMAT, RESULT_VERSION, prepare_run_dir, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem
-from .search.select import select
-from .train import accuracy, train_classifier
+from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
-from .assess import Evidence, assess_front, figures, statement, write_exports, write_report
-from .report import FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
 
 Progress = Callable[[str], None]
 
@@ -63,15 +62,98 @@ def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> Gradi
 
 
 def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
+    """The neuron named by ``config['neuron']``."""
     n = config["neuron"]
     return NeuronSpec(kind=n["kind"], layer=n["layer"], unit=n["unit"], other=n["other"],
                       preactivation=n["preactivation"])
 
 
+def search_backend(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The search engine of ``config['search']`` and its options (built first: a missing optional
+    engine or a bad option must fail before any work)."""
+    options = dict(config["search"]["options"])
+    if config["search"]["backend"] in ("library", "auto"):
+        options.setdefault("screen", config["search"]["screen"])
+        if config["search"]["force_inputs"] is not None:
+            options.setdefault("force_inputs", config["search"]["force_inputs"])
+    return make_backend(config["search"]["backend"], options), options
+
+
+def check_model(classifier: Classifier, dataset: Dataset, spec: NeuronSpec) -> None:
+    """Refuse a saved model that does not fit the data or lacks the neuron."""
+    if classifier.feature_names != dataset.feature_names:
+        raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
+                           f"features {list(dataset.feature_names)}; use the data the model was trained on")
+    spec.validate(classifier)
+
+
+def train_model(config: dict[str, Any], split: Split, *, progress: Progress) -> tuple[Classifier, TrainReport]:
+    """Train the network of ``config['model']`` and ``config['train']`` on the split."""
+    dataset = split.train
+    progress(f"training a {config['model']['hidden']} {config['model']['activation']} MLP on "
+             f"{len(dataset.y)} points ({dataset.n_features} inputs, {dataset.n_classes} classes)")
+    return train_classifier(
+        split.train, split.validation, hidden=config["model"]["hidden"],
+        activation=config["model"]["activation"], epochs=config["train"]["epochs"],
+        batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
+        weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
+        seed=config["seed"], progress=progress)
+
+
+def gradient_samples(classifier: Classifier, spec: NeuronSpec, split: Split, config: dict[str, Any],
+                     ) -> tuple[GradientSample, GradientSample]:
+    """Normalised gradients on training points (search) and on validation + test points (held-out),
+    each subsampled to ``gradients.n_points`` / ``gradients.n_holdout`` with the run's seed."""
+    rng = np.random.default_rng(config["seed"])
+    band = config["gradients"]["band"]
+    search = subsample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
+                       config["gradients"]["n_points"], rng)
+    holdout = subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
+                                             band=band, what="held-out points"),
+                        config["gradients"]["n_holdout"], rng)
+    if len(search.x) < 20:
+        raise SymgradError(f"only {len(search.x)} training points remain in the band {band}; widen gradients.band "
+                           "or give more data")
+    return search, holdout
+
+
+def run_search(backend: Any, problem: SearchProblem, *, seed: int, progress: Progress) -> tuple[Front, dict, bool]:
+    """(front, backend information, interrupted); Ctrl-C keeps what was found."""
+    interrupted = False
+    try:
+        front = backend.search(problem, seed=seed, progress=progress)
+    except KeyboardInterrupt:
+        # backends return their best-so-far front themselves; reaching here means none existed
+        front, interrupted = Front(), True
+    interrupted = interrupted or bool(getattr(backend, "interrupted_", False))
+    return front, dict(getattr(backend, "info_", {})), interrupted
+
+
+def neuron_record(classifier: Classifier, spec: NeuronSpec) -> dict[str, Any]:
+    """The neuron as stored in result.json: the spec, whether it decides, and the class (id and
+    the user's label) it decides for."""
+    record = spec.to_dict()
+    target = target_class(classifier.n_classes, spec)
+    names = classifier.class_names
+
+    def label(k: int) -> str | None:
+        # built-in concepts label their classes "0"/"1": no name beyond the id
+        return names[k] if k < len(names) and names[k] != str(k) else None
+
+    record.update(decides=spec.kind != "hidden", target_class=target, target_label=label(target))
+    if classifier.n_classes == 2:
+        record["other_label"] = label(0)
+    return record
+
+
 def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_path: str | Path | None = None,
               overwrite: bool | None = None, progress: Progress | None = _stderr,
-              config_name: str = "run") -> Run:
+              config_name: str = "run") -> Result:
     """Run the whole pipeline for a validated config and write its run directory.
+
+    Stages (each callable on its own, e.g. to interpret many neurons of one trained network):
+    ``load_data`` -> ``split_dataset`` -> ``train_model`` (or ``Classifier.load``) ->
+    ``interpret_neuron`` (``gradient_samples`` -> ``run_search`` -> assessment -> run directory).
 
     Args:
         config: a validated configuration (``symgrad.config.load_config``).
@@ -81,36 +163,24 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         progress: receives one-line progress messages (None for silence).
 
     Returns:
-        The loaded run (``symgrad.load_run`` of the directory written).
+        The result, read back from the run directory written.
     """
     say = progress if (progress is not None and config["progress"]) else (lambda _m: None)
-    seed = config["seed"]
-    timings: dict[str, float] = {}
     overwrite = config["output"]["overwrite"] if overwrite is None else overwrite
     model_path = model_path or config["model"]["path"]
+    backend, options = search_backend(config)
 
-    # the backend first: a missing optional engine or a bad option must fail before any work
-    options = dict(config["search"]["options"])
-    backend_name = config["search"]["backend"]
-    if backend_name in ("library", "auto"):
-        options.setdefault("screen", config["search"]["screen"])
-        if config["search"]["force_inputs"] is not None:
-            options.setdefault("force_inputs", config["search"]["force_inputs"])
-    backend = make_backend(backend_name, options)
-
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
-    split = split_dataset(dataset, fractions=config["data"]["split"], seed=seed)
+    split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
     timings["data"] = time.perf_counter() - t0
 
     # load the model before creating the directory so that a bad path leaves nothing behind
     classifier = Classifier.load(model_path) if model_path else None
     spec = neuron_spec(config)
     if classifier is not None:
-        if classifier.feature_names != dataset.feature_names:
-            raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
-                               f"features {list(dataset.feature_names)}; use the data the model was trained on")
-        spec.validate(classifier)
+        check_model(classifier, dataset, spec)
     else:
         # check the neuron against the network to be trained before spending time on training
         spec.validate(SimpleNamespace(n_classes=dataset.n_classes, hidden_sizes=tuple(config["model"]["hidden"])))
@@ -119,24 +189,44 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
                               stem=config_name, overwrite=overwrite, explicit=out is not None)
     say(f"run directory: {run_dir}")
     (run_dir / "config.yaml").write_text(config_mod.dump(config))
-    result: dict[str, Any] = {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed,
-                              "features": list(dataset.feature_names), "status": "started",
-                              "versions": versions(), "timings": timings}
-    write_json(run_dir / "result.json", result)
+    write_json(run_dir / "result.json", _record_start(config, dataset, timings))
 
     train_report = None
     if classifier is None:
-        say(f"training a {config['model']['hidden']} {config['model']['activation']} MLP on "
-            f"{len(split.train.y)} points ({dataset.n_features} inputs, {dataset.n_classes} classes)")
         t0 = time.perf_counter()
-        classifier, train_report = train_classifier(
-            split.train, split.validation, hidden=config["model"]["hidden"],
-            activation=config["model"]["activation"], epochs=config["train"]["epochs"],
-            batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
-            weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
-            seed=seed, progress=say)
+        classifier, train_report = train_model(config, split, progress=say)
         timings["train"] = time.perf_counter() - t0
         spec.validate(classifier)
+    return interpret_neuron(config, classifier, spec, dataset, split, run_dir, concept=concept,
+                            train_report=train_report, backend=(backend, options), timings=timings, progress=say)
+
+
+def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: NeuronSpec, dataset: Dataset,
+                     split: Split, run_dir: Path, *, concept: Concept | None = None,
+                     train_report: TrainReport | None = None, backend: tuple[Any, dict] | None = None,
+                     timings: dict[str, float] | None = None, progress: Progress = lambda _m: None) -> Result:
+    """Gradients -> search -> assessment -> run directory, for one neuron of a trained network.
+
+    Args:
+        config: the validated configuration (its ``gradients``, ``search`` and ``seed`` are used).
+        classifier, spec: the network and the neuron to interpret.
+        dataset, split: the data the network was trained on, and its train/validation/test split.
+        run_dir: an existing, empty run directory (``symgrad.runs.prepare_run_dir``).
+        concept: the known concept, for built-in data (adds ``truth`` to the result).
+        train_report: the training's report, if symgrad trained the network.
+        backend: (engine, options) from ``search_backend``; built from the config if None.
+        timings: seconds of earlier stages, extended here.
+
+    Returns:
+        The result, read back from ``run_dir``.
+    """
+    say = progress
+    seed = config["seed"]
+    timings = dict(timings or {})
+    engine, options = backend if backend is not None else search_backend(config)
+    if not (run_dir / "config.yaml").exists():
+        (run_dir / "config.yaml").write_text(config_mod.dump(config))
+    record = _record_start(config, dataset, timings)
     classifier.save(run_dir / "model.npz")
     test_accuracy = accuracy(classifier, split.test)
     say(f"test accuracy: {test_accuracy:.4f}")
@@ -144,66 +234,65 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         say("warning: ReLU networks have piecewise-constant gradients; expect noisier formulas (elu or silu recommended)")
 
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    band = config["gradients"]["band"]
-    search_sample = subsample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
-                            config["gradients"]["n_points"], rng)
-    holdout_sample = subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
-                                                  band=band, what="held-out points"),
-                             config["gradients"]["n_holdout"], rng)
+    search_sample, holdout_sample = gradient_samples(classifier, spec, split, config)
     timings["gradients"] = time.perf_counter() - t0
     for label, sample in (("search", search_sample), ("held-out", holdout_sample)):
         c = sample.counts
         say(f"{label} gradients: {c['kept']} of {c['offered']} points kept "
             f"({c['outside_band']} outside the band, {c['zero_gradient']} with zero gradient)")
-    if len(search_sample.x) < 20:
-        raise SymgradError(f"only {len(search_sample.x)} training points remain in the band {band}; widen gradients.band "
-                           "or give more data")
-    np.savez(run_dir / "gradients.npz", x=search_sample.x, directions=search_sample.directions,
-             values=search_sample.values, x_holdout=holdout_sample.x, directions_holdout=holdout_sample.directions,
-             values_holdout=holdout_sample.values)
+    arrays = gradient_arrays(search_sample, holdout_sample, split.test.x)
+    np.savez(run_dir / "gradients.npz", **arrays)
 
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
                             dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
-    result.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
-                                 holdout_sample, band))
-    result["status"] = "searching"
-    write_json(run_dir / "result.json", result)
+    record.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
+                                 holdout_sample, config["gradients"]["band"]))
+    record["status"] = "searching"
+    write_json(run_dir / "result.json", record)
 
-    say(f"searching with the {backend_name} backend ...")
+    say(f"searching with the {config['search']['backend']} backend ...")
     t0 = time.perf_counter()
-    interrupted = False
-    try:
-        front = backend.search(problem, seed=seed, progress=say)
-    except KeyboardInterrupt:
-        # backends return their best-so-far front themselves; reaching here means none existed
-        front, interrupted = Front(), True
+    front, info, interrupted = run_search(engine, problem, seed=seed, progress=say)
     timings["search"] = time.perf_counter() - t0
-    interrupted = interrupted or bool(getattr(backend, "interrupted_", False))
-    result["search"] = {"backend": backend_name, "options": options, "info": getattr(backend, "info_", {}),
+    record["search"] = {"backend": config["search"]["backend"], "options": options, "info": info,
                         "interrupted": interrupted}
-    result["front"] = front.to_list()  # saved before assessment so that nothing found is lost
-    write_json(run_dir / "result.json", result)
+    record["front"] = front.to_list()  # saved before assessment so that nothing found is lost
+    write_json(run_dir / "result.json", record)
+
     t0 = time.perf_counter()
-    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test)
+    evidence = Evidence(dataset.feature_names, holdout_sample, classifier, spec, split.validation, split.test)
     front = assess_front(front, evidence)
-    best = _finish(result, front, config, concept, spec)
+    best = conclude(record, front, rule=config["search"]["selection"], factor=config["search"]["selection_factor"])
+    if concept is not None and best is not None:
+        record["truth"] = {**compare_with_truth(best.expression, concept), "formula": concept.formula}
     timings["assessment"] = time.perf_counter() - t0
-    result["status"] = "interrupted" if interrupted else "finished"
-    write_json(run_dir / "result.json", result)
+    record["status"] = "interrupted" if interrupted else "finished"
+    write_json(run_dir / "result.json", record)
+
     t0 = time.perf_counter()
-    write_exports(run_dir, result, best)
-    history = train_report.history if train_report else None
-    write_report(run_dir, result, figures(result, evidence, front, best, history))
+    result = Result.from_record(record, path=run_dir, artifacts=Artifacts(classifier, arrays))
+    write_outputs(run_dir, result)
     timings["report"] = time.perf_counter() - t0
-    write_json(run_dir / "result.json", result)
+    write_json(run_dir / "result.json", record)
     say(f"report: {run_dir / 'report.html'}")
     return load_run(run_dir)
 
 
+def gradient_arrays(search: GradientSample, holdout: GradientSample, reference: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of gradients.npz; ``reference`` (test points) sets the ranges of boundary slices."""
+    return {"x": search.x, "directions": search.directions, "values": search.values, "x_holdout": holdout.x,
+            "directions_holdout": holdout.directions, "values_holdout": holdout.values, "x_reference": reference}
+
+
+def _record_start(config: dict[str, Any], dataset: Dataset, timings: dict[str, float]) -> dict[str, Any]:
+    return {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": config["seed"],
+            "features": list(dataset.feature_names), "status": "started", "versions": versions(),
+            "timings": timings}
+
+
 def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample, holdout_sample, band):
     return {
-        "neuron": spec.to_dict(),
+        "neuron": neuron_record(classifier, spec),
         "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
                  "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
                                                                       len(split.test.y)],
@@ -212,40 +301,3 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
                   "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
         "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},
     }
-
-
-def _finish(result: dict, front: Front, config: dict, concept: Concept | None, spec: NeuronSpec):
-    result["front"] = front.to_list()
-    result["best"] = None
-    if not len(front):
-        result["selection"] = {"rule": config["search"]["selection"], "reason": "the search returned no formula"}
-        result["verdict"] = {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search "
-                                                            "returned no formula."}
-        return None
-    kwargs = {} if config["search"]["selection_factor"] is None else {"factor": config["search"]["selection_factor"]}
-    best = select(front, rule=config["search"]["selection"], **kwargs)
-    result["selection"] = {"rule": config["search"]["selection"], **kwargs}
-    linear = result.get("search", {}).get("info", {}).get("linear_concept")
-    linear_entries = [e for e in front if e.expression == linear]
-    if linear_entries:
-        # degenerate: a constant direction explains the band as well as anything, so curvature
-        # in a fancier formula would be invented
-        best = linear_entries[0]
-        result["selection"]["degenerate"] = ("a linear formula fits the held-out gradients within the "
-                                             "auto backend's linear_factor of the best one; it is reported instead")
-    result["best"] = best.to_dict()
-    result["best_index"] = front.entries.index(best)
-    result["statement"] = statement(best, spec)
-    if spec.kind == "hidden":
-        # a hidden unit is not a decision: judge its formula by gradient alignment alone
-        ok = best.metrics["loss"] <= FAITHFUL_MAX_LOSS
-        kind, sentence = (FAITHFUL if ok else NOT_FOUND), (
-            f"{'Faithful closed form' if ok else 'No closed form found within the budget'}: held-out alignment "
-            f"loss L = {best.metrics['loss']:.3g} (bound {FAITHFUL_MAX_LOSS}).")
-    else:
-        kind, sentence = verdict(best.metrics, front.entries)
-    result["verdict"] = {"kind": kind, "sentence": sentence}
-    if concept is not None:
-        result["truth"] = compare_with_truth(best.expression, concept)
-        result["truth"]["formula"] = concept.formula
-    return best

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .runs import Run
+from .result import Result
 
 
-def front_table(run: Run) -> str:
+def front_table(run: Result) -> str:
     """The front as a fixed-width text table; the selected entry is marked with '*'."""
     rows = [("", "complexity", "held-out L", "source", "formula")]
     best = run.best.expression if run.best else None
@@ -17,7 +17,7 @@ def front_table(run: Run) -> str:
     return "\n".join(lines)
 
 
-def summary_text(run: Run) -> str:
+def summary_text(run: Result) -> str:
     r = run.result
     lines = [f"run directory: {run.path}"]
     model = r.get("model", {})
@@ -50,5 +50,5 @@ def summary_text(run: Run) -> str:
     return "\n".join(lines)
 
 
-def print_summary(run: Run) -> None:
+def print_summary(run: Result) -> None:
     print(summary_text(run))
