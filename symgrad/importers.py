@@ -125,8 +125,9 @@ def from_torch(module: Any, x: np.ndarray, *, feature_names: Sequence[str] | Non
     classifier = Classifier.from_arrays(weights, biases, activation=activation, feature_names=names,
                                         n_classes=max(n_out, 2))
     x = _points_for(classifier, x)
-    with torch.no_grad():
-        reference = torch.nn.Sequential(*layers).double()(torch.as_tensor(x, dtype=torch.float64)).numpy()
+    dtype = next(iter(module.parameters())).dtype
+    with torch.no_grad():  # the user's own layers, in their own dtype (the module is not changed)
+        reference = torch.nn.Sequential(*layers)(torch.as_tensor(x, dtype=dtype)).double().numpy()
     if n_out == 2:
         reference = reference[:, 1:2] - reference[:, 0:1]
     _check(classifier.logits(x), reference, "PyTorch module", "logits")

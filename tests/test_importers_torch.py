@@ -16,7 +16,7 @@ nn = torch.nn
 def torch_a1():
     data = make_concept_dataset("A1", 3000, seed=0)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1))
+    model = nn.Sequential(nn.Linear(2, 32), nn.ELU(), nn.Linear(32, 32), nn.ELU(), nn.Linear(32, 1))
     x, y = torch.as_tensor(data.x, dtype=torch.float32), torch.as_tensor(data.y, dtype=torch.float32)
     optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(400):  # full batch: a few seconds on a CPU
