@@ -1,32 +1,67 @@
-"""symgrad: closed-form interpretation of neural-network classifiers with symbolic gradients."""
+"""symgrad: closed-form interpretation of neural-network classifiers with symbolic gradients.
 
-from .explain import explain as explain
-from .pipeline import interpret as interpret
-from .result import Result as Result, load_run as load_run
-from .importers import from_arrays as from_arrays, from_function as from_function, from_sklearn as from_sklearn
-from .importers import from_torch as from_torch
-from .config import load_config as load_config
-from .data import CONCEPTS as CONCEPTS, Dataset as Dataset, load_csv as load_csv
-from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
-from .errors import SymgradError as SymgradError
-from .expressions import complexity as complexity, parse_formula as parse_formula
-from .model import Classifier as Classifier
-from .neurons import NeuronSpec as NeuronSpec, neuron_gradients as neuron_gradients
-from .neurons import normalized_gradients as normalized_gradients
-from .search import make_backend as make_backend
-from .search.base import Entry as Entry, Front as Front, SearchProblem as SearchProblem
-from .search.loss import alignment_loss as alignment_loss
-from .train import train_classifier as train_classifier
+Public names are imported on first use, so that ``python -m symgrad.run`` can check a config
+file and stop on a mistake before JAX and the search engines are loaded.
+"""
 
-Run = Result  # the name earlier versions gave a loaded run directory
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "load_config": ".config",
+    "CONCEPTS": ".data", "Dataset": ".data", "load_csv": ".data", "make_concept_dataset": ".data",
+    "split_dataset": ".data",
+    "SymgradError": ".errors",
+    "explain": ".explain",
+    "Result": ".result", "load_run": ".result",
+    "from_arrays": ".importers", "from_function": ".importers", "from_sklearn": ".importers",
+    "from_torch": ".importers",
+    "complexity": ".expressions", "parse_formula": ".expressions",
+    "Classifier": ".model",
+    "NeuronSpec": ".neurons", "neuron_gradients": ".neurons", "normalized_gradients": ".neurons",
+    "interpret": ".pipeline",
+    "make_backend": ".search",
+    "Entry": ".search.base", "Front": ".search.base", "SearchProblem": ".search.base",
+    "alignment_loss": ".search.loss",
+    "train_classifier": ".train",
+}
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from .config import load_config as load_config
+    from .data import CONCEPTS as CONCEPTS, Dataset as Dataset, load_csv as load_csv
+    from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
+    from .errors import SymgradError as SymgradError
+    from .explain import explain as explain
+    from .importers import from_arrays as from_arrays, from_function as from_function
+    from .importers import from_sklearn as from_sklearn, from_torch as from_torch
+    from .result import Result as Result, load_run as load_run
+    from .expressions import complexity as complexity, parse_formula as parse_formula
+    from .model import Classifier as Classifier
+    from .neurons import NeuronSpec as NeuronSpec, neuron_gradients as neuron_gradients
+    from .neurons import normalized_gradients as normalized_gradients
+    from .pipeline import interpret as interpret
+    from .search import make_backend as make_backend
+    from .search.base import Entry as Entry, Front as Front, SearchProblem as SearchProblem
+    from .search.loss import alignment_loss as alignment_loss
+    from .train import train_classifier as train_classifier
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "explain", "interpret", "load_run", "Result",
-    "from_arrays", "from_function", "from_sklearn", "from_torch",
-    "CONCEPTS", "Classifier", "Dataset", "Entry", "Front", "NeuronSpec", "Run", "SearchProblem",
-    "SymgradError", "alignment_loss", "complexity", "load_config", "load_csv",
-    "make_backend", "make_concept_dataset", "neuron_gradients", "normalized_gradients", "parse_formula",
-    "split_dataset", "train_classifier",
-]
+__all__ = sorted([*_EXPORTS, "Run"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Run":  # the name earlier versions gave a loaded run directory
+        return __getattr__("Result")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

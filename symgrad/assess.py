@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -23,22 +23,28 @@ class Evidence:
     """What formulas are judged against.
 
     Attributes:
-        feature_names: d input names.
-        holdout: held-out band points with the neuron's unit gradients and values.
         classifier, spec: the network and the interpreted neuron; None for a plain function,
             whose formulas are judged by gradient alignment alone.
+        holdout: held-out band points with the neuron's unit gradients and values.
         validation: data on which each formula's threshold is fitted (to the network's labels).
         test: data on which the thresholded formula is compared with the network and the truth.
+        scale: (d,) spread of each input: gradients are compared in these units, as in the search.
         labelled: whether ``test.y`` holds true labels (points given without labels do not).
+        names: the input names when there is no classifier (a plain function).
     """
 
-    feature_names: tuple[str, ...]
+    classifier: Classifier | None
+    spec: NeuronSpec | None
     holdout: GradientSample
-    classifier: Classifier | None = None
-    spec: NeuronSpec | None = None
     validation: Dataset | None = None
     test: Dataset | None = None
+    scale: np.ndarray | None = None
     labelled: bool = True
+    names: tuple[str, ...] = ()
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.classifier.feature_names if self.classifier is not None else tuple(self.names)
 
     @property
     def decides(self) -> bool:
@@ -48,6 +54,12 @@ class Evidence:
     @property
     def target_class(self) -> int:
         return target_class(self.classifier.n_classes, self.spec)
+
+    @property
+    def target_name(self) -> str:
+        """The target class as the data name it: its label value, or its id if unnamed."""
+        names = self.classifier.class_names
+        return str(names[self.target_class]) if self.target_class < len(names) else str(self.target_class)
 
     def network_labels(self, x: np.ndarray) -> np.ndarray:
         """(n,) 1 where the network predicts ``target_class``, else 0."""
@@ -91,7 +103,7 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     labels = evidence.holdout_labels if evidence.classifier is not None \
         else (holdout.values > np.median(holdout.values)).astype(np.int32)
     near = fidelity_metrics(expr, names, x=holdout.x, directions=holdout.directions,
-                            neuron_values=holdout.values, net_labels=labels)
+                            neuron_values=holdout.values, net_labels=labels, scale=evidence.scale)
     metrics: dict[str, Any] = {key: near[key] for key in _ALIGNMENT_KEYS}
     metrics["loss"] = near["loss"]
     if not evidence.decides:
@@ -104,12 +116,21 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     metrics.update(threshold=threshold, orientation=orientation,
                    boundary_agreement=float(np.mean(predicted == net)),
                    boundary_agreement_auc=auc_score(g_test, net, orientation))
+    metrics["n_boundary_points"] = int(len(net))
+    # what the verdict needs to know whether agreement can mean anything (report.cannot_judge)
+    finite = g_test[np.isfinite(g_test)]
+    metrics.update(
+        target_class=evidence.target_class, target_class_name=evidence.target_name,
+        net_class_count=int(net.sum()),
+        formula_min=float(finite.min()) if len(finite) else float("nan"),
+        formula_max=float(finite.max()) if len(finite) else float("nan"),
+    )
     if evidence.labelled:
         truth = evidence.true_labels(evidence.test)
         metrics.update(true_label_accuracy=float(np.mean(predicted == truth)),
                        true_label_auc=auc_score(g_test, truth, orientation),
-                       net_accuracy=float(np.mean(net == truth)))
-    metrics["n_boundary_points"] = int(len(net))
+                       net_accuracy=float(np.mean(net == truth)),
+                       majority_accuracy=float(max(truth.mean(), 1.0 - truth.mean())) if len(truth) else float("nan"))
     return metrics
 
 
@@ -118,18 +139,24 @@ def assess_front(front: Front, evidence: Evidence) -> Front:
     return Front(tuple(replace(e, metrics={**e.metrics, **assess_entry(e, evidence)}) for e in front))
 
 
-def statement(entry: Entry, description: str, *, decides: bool, positive: str = "class 1") -> str:
+def statement(entry: Entry, neuron: NeuronSpec | Mapping[str, Any]) -> str:
     """How to read the result: decisions follow a level set of the formula.
 
     Args:
-        entry: the chosen formula, with its fitted ``threshold`` and ``orientation`` if it decides.
-        description: the neuron in words ("output logit", "hidden layer 0 unit 3 (activation)").
-        decides: whether the neuron is a decision (a logit) rather than a hidden unit or function.
-        positive: how to name the class predicted on the formula's side, e.g. "`malignant`".
+        entry: the chosen formula; its metrics give the threshold, orientation and target class.
+        neuron: the ``NeuronSpec``, or the neuron as stored in result.json (``description`` and
+            ``decides``; plain functions have no spec).
     """
+    if isinstance(neuron, NeuronSpec):
+        description, decides = neuron.describe(), neuron.kind != "hidden"
+    else:
+        description, decides = str(neuron.get("description", "neuron")), bool(neuron.get("decides"))
     threshold = entry.metrics.get("threshold")
     if not decides or threshold is None:
         return f"the {description} is a monotone function of {entry.expression}"
     side = ">" if entry.metrics.get("orientation", 1) > 0 else "<"
+    target = entry.metrics.get("target_class", 1)
+    name = str(entry.metrics.get("target_class_name", target))
+    label = f"class {target}" if name == str(target) else f"class {target} ({name!r})"
     return (f"the decision boundary is {{{entry.expression} = {threshold:.4g}}}: "
-            f"the network predicts {positive} where {entry.expression} {side} {threshold:.4g}")
+            f"the network predicts {label} where {entry.expression} {side} {threshold:.4g}")

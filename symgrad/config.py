@@ -20,6 +20,12 @@ def _positive(v) -> bool:
     return v > 0
 
 
+def _companions(v) -> bool:
+    from .companions.compare import COMPANIONS
+
+    return isinstance(v, bool) or all(isinstance(s, str) and s in COMPANIONS for s in v)
+
+
 def _fractions(v) -> bool:
     return len(v) == 3 and all(isinstance(f, _number) and f > 0 for f in v) and abs(sum(v) - 1) < 1e-6
 
@@ -88,6 +94,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple, Check | None, str]]] = {
 TOP_LEVEL: dict[str, tuple[Any, tuple, Check | None, str]] = {
     "seed": (0, (int,), lambda v: v >= 0, "a non-negative integer"),
     "progress": (True, (bool,), None, "true or false"),
+    "companions": (False, (bool, list), _companions,
+                   "false, true (all) or a list of tree, logistic, sensitivity, prelu"),
 }
 
 

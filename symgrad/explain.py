@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .assess import Evidence, assess_front
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import NeuronSpec, normalized_gradients
@@ -85,8 +86,9 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
             raise SymgradError(f"only {len(sample.x)} {what} points are in the band; give more points or widen the "
                                f"band (band={band})")
     timings["gradients"] = time.perf_counter() - t0
+    # gradients are compared in units of each input's spread, as in the pipeline (docs/method.md, "Units")
     problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, names,
-                            margin=None if spec is None else search.margin)
+                            margin=None if spec is None else search.margin).in_spread_units(np.std(x, axis=0))
     t0 = time.perf_counter()
     front, info, interrupted = run_search(engine, problem, seed=seed, progress=progress or (lambda _m: None))
     timings["search"] = time.perf_counter() - t0
@@ -103,9 +105,9 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         record["neuron"] = {"kind": "function", "description": subject.description, "decides": False}
         record["data"] = {"n_rows": len(x), "n_features": len(names)}
         record["model"] = {"source": subject.description}
-        evidence = _function_evidence(names, holdout)
+        evidence = Evidence(None, None, holdout, scale=problem.scale, names=tuple(names))
     else:
-        evidence, labelled = _network_evidence(subject, spec, holdout, x, y, validation_rows, test_rows)
+        evidence, labelled = _network_evidence(subject, spec, holdout, x, y, validation_rows, test_rows, problem.scale)
         record["neuron"] = neuron_record(subject, spec)
         record["data"] = {"n_rows": len(x), "n_features": len(names), "n_classes": subject.n_classes,
                           "class_names": list(subject.class_names), "labelled": labelled,
@@ -114,12 +116,10 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
                            "source": getattr(subject, "source", "") or "Classifier",
                            "test_accuracy": float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
                            if labelled else None}
-    from .assess import assess_front
-
     front = assess_front(front, evidence)
     conclude(record, front, rule=selection, factor=selection_factor)
     timings["assessment"] = time.perf_counter() - t0
-    arrays = gradient_arrays(search, holdout, x[test_rows])
+    arrays = gradient_arrays(search, holdout, x[test_rows], problem.scale)
     artifacts = Artifacts(model=None if spec is None else subject, gradients=arrays,
                           function=subject.function if spec is None else None)
     return Result.from_record(record, artifacts=artifacts)
@@ -166,8 +166,7 @@ def _class_ids(y: Sequence, classifier: Classifier, n: int) -> np.ndarray:
                        f"0..{classifier.n_classes - 1} nor the classifier's class names {names}")
 
 
-def _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_rows):
-    from .assess import Evidence
+def _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_rows, scale):
     from .data.tables import Dataset
 
     labelled = y is not None
@@ -179,12 +178,7 @@ def _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_row
 
     if len(validation_rows) < 2 or len(test_rows) < 2:
         raise SymgradError(f"{len(x)} points are too few to fit and check thresholds; give at least 20")
-    evidence = Evidence(classifier.feature_names, holdout, classifier, spec, part(validation_rows), part(test_rows),
+    evidence = Evidence(classifier, spec, holdout, part(validation_rows), part(test_rows), scale=scale,
                         labelled=labelled)
     return evidence, labelled
 
-
-def _function_evidence(names, holdout):
-    from .assess import Evidence
-
-    return Evidence(tuple(names), holdout)

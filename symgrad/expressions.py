@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import functools
+import re
+import unicodedata
 from typing import Callable, Sequence
 
 import numpy as np
@@ -19,10 +22,58 @@ ALLOWED_FUNCTIONS: dict[str, object] = {
 }
 ALLOWED_CONSTANTS: dict[str, object] = {"pi": sp.pi, "E": sp.E}
 
+# names the formula parser itself emits (sympy's number transformations)
+_PARSER_NAMES = ("Integer", "Float", "Symbol", "Rational")
+
 _ALLOWED_NODES = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd,
 )
+
+
+@functools.lru_cache(maxsize=1)
+def reserved_names() -> frozenset[str]:
+    """Names a feature may not have: Python keywords and built-ins, every public sympy name
+    (functions and constants such as pi, E, I, S, N, O, Q, exp, sin, gamma), the names the
+    formula parser and the exported code use. A feature with such a name would change a
+    formula's meaning when its string is read back by sympy or run as code."""
+    import builtins
+    import keyword
+
+    names = set(keyword.kwlist) | set(getattr(keyword, "softkwlist", ())) | set(dir(builtins))
+    names |= {n for n in dir(sp) if not n.startswith("_")}
+    names |= set(ALLOWED_FUNCTIONS) | set(ALLOWED_CONSTANTS) | set(_PARSER_NAMES)
+    names |= {"math", "np", "numpy", "jnp", "jax"}
+    return frozenset(names)
+
+
+def formula_names(columns: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Safe formula names for column headers, in column order, and what was renamed.
+
+    Each header becomes a Python identifier (other characters become ``_``, a leading digit
+    gets ``x_``, Unicode is NFKC-normalised as Python does); a reserved name
+    (``reserved_names``) gets a trailing ``_`` (``pi`` -> ``pi_``, ``lambda`` -> ``lambda_``);
+    a name already taken by an earlier column gets ``_2``, ``_3``, ...
+
+    Returns:
+        (names, renamed): d names; {original header: name} for every header that changed.
+    """
+    reserved = reserved_names()
+    names: list[str] = []
+    renamed: dict[str, str] = {}
+    for column in columns:
+        text = re.sub(r"\W+", "_", unicodedata.normalize("NFKC", str(column)).strip()).strip("_") or "x"
+        if text[0].isdigit():
+            text = f"x_{text}"
+        while text in reserved:
+            text += "_"
+        name, counter = text, 2
+        while name in names or name in reserved:
+            name, counter = f"{text}_{counter}", counter + 1
+        names.append(name)
+        if name != column:
+            renamed[str(column)] = name
+    return tuple(names), renamed
 
 
 def symbols_for(feature_names: Sequence[str]) -> tuple[sp.Symbol, ...]:
@@ -47,6 +98,11 @@ def parse_formula(text: str, feature_names: Sequence[str]) -> sp.Expr:
     except SyntaxError:
         raise SymgradError(f"formula {text!r} does not parse; use + - * / ** and functions such as exp, log, sin") from None
     names = set(feature_names)
+    clashes = sorted(names & (set(ALLOWED_FUNCTIONS) | set(ALLOWED_CONSTANTS) | set(_PARSER_NAMES)))
+    if clashes:
+        raise SymgradError(f"the feature names {clashes} are names of formula functions or constants, so formulas "
+                           "in them cannot be read unambiguously; rename them (symgrad.expressions.formula_names "
+                           "gives safe names)")
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
             raise SymgradError(f"formula {text!r} contains {type(node).__name__}, which is not allowed in a formula")

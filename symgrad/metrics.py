@@ -10,7 +10,7 @@ from scipy import stats
 
 from .errors import SymgradError
 from .expressions import gradient_function, parse_formula, value_function
-from .search.loss import cosines
+from .search.loss import cosines, unit_rows
 
 QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -102,7 +102,7 @@ def auc_score(values: np.ndarray, labels: np.ndarray, orientation: int = 1) -> f
 def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np.ndarray,
                      directions: np.ndarray, neuron_values: np.ndarray, net_labels: np.ndarray,
                      true_labels: np.ndarray | None = None, net_accuracy: float | None = None,
-                     fit_fraction: float = 0.5, seed: int = 0) -> dict[str, Any]:
+                     fit_fraction: float = 0.5, seed: int = 0, scale: np.ndarray | None = None) -> dict[str, Any]:
     """How faithfully the formula g reproduces a neuron f on held-out points.
 
     g is judged only up to a monotone transform (f = phi(g) is the claim), so every figure here
@@ -126,6 +126,9 @@ def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np
         net_accuracy: optional accuracy of the network, echoed for comparison.
         fit_fraction: share of the points used to fit the threshold, in (0, 1).
         seed: seed of the fit/evaluation split.
+        scale: optional (d,) spread of each input; gradients (the formula's and the neuron's)
+            are then compared in these units, as the search does (docs/method.md, "Units"), so
+            the alignment figures do not depend on the columns' units. None: raw units.
 
     Returns:
         JSON-ready dict: alignment_mean, alignment_median, alignment_quantiles (|cos| at
@@ -158,7 +161,13 @@ def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np
         raise SymgradError(f"fit_fraction {fit_fraction!r} is not in (0, 1)")
 
     gradients = gradient_function(expr, names)(x)
-    abs_cos = np.abs(cosines(gradients, directions))
+    if scale is not None:
+        spread = np.asarray(scale, dtype=np.float64).ravel()
+        if spread.shape != (len(names),):
+            raise SymgradError(f"scale has {spread.shape[0]} entries; expected one per input ({len(names)})")
+        spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+        gradients, directions = gradients * spread, directions * spread
+    abs_cos = np.abs(cosines(gradients, unit_rows(directions)))
     g = value_function(expr, names)(x)
     finite = np.isfinite(g)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,26 +92,58 @@ def neuron_function(classifier: Classifier, spec: NeuronSpec, *, standardized: b
     layers = classifier.jax_layers()
     mean = jnp.asarray(classifier.mean, jnp.float32)
     scale = jnp.asarray(classifier.scale, jnp.float32)
-    activation = classifier.activation
+    static = dict(activation=classifier.activation, kind=spec.kind, layer=spec.layer,
+                  preactivation=spec.preactivation, standardized=standardized)
+    return lambda x: _scalar(layers, mean, scale, x, spec.unit, spec.other, **static)
 
-    def f(x: jax.Array) -> jax.Array:
-        z = x if standardized else (x - mean) / scale
-        logits, pre, post = forward(layers, activation, z)
-        if spec.kind == "output":
-            return logits[0]
-        if spec.kind == "class":
-            return logits[spec.unit]
-        if spec.kind == "log_odds":
-            return logits[spec.unit] - logits[spec.other]
-        return (pre if spec.preactivation else post)[spec.layer][spec.unit]
 
-    return f
+def _scalar(layers, mean, scale, x, unit, other, *, activation: str, kind: str, layer: int, preactivation: bool,
+            standardized: bool) -> jax.Array:
+    """The neuron at one point x (d,); ``unit`` and ``other`` are traced so that every unit of a
+    layer shares one compiled function."""
+    z = x if standardized else (x - mean) / scale
+    logits, pre, post = forward(layers, activation, z)
+    if kind == "output":
+        return logits[0]
+    if kind == "class":
+        return logits[unit]
+    if kind == "log_odds":
+        return logits[unit] - logits[other]
+    return (pre if preactivation else post)[layer][unit]
+
+
+_STATIC = ("activation", "kind", "layer", "preactivation", "standardized")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _batched_values(layers, mean, scale, x, unit, other, *, activation, kind, layer, preactivation,
+                    standardized) -> jax.Array:
+    static = dict(activation=activation, kind=kind, layer=layer, preactivation=preactivation, standardized=standardized)
+    return jax.vmap(lambda row: _scalar(layers, mean, scale, row, unit, other, **static))(x)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _batched_gradients(layers, mean, scale, x, unit, other, *, activation, kind, layer, preactivation,
+                       standardized) -> jax.Array:
+    static = dict(activation=activation, kind=kind, layer=layer, preactivation=preactivation, standardized=standardized)
+    return jax.vmap(jax.grad(lambda row: _scalar(layers, mean, scale, row, unit, other, **static)))(x)
+
+
+def _call(batched, classifier: Classifier, spec: NeuronSpec, x: np.ndarray, standardized: bool) -> np.ndarray:
+    # compiled once per (architecture, neuron kind, layer, stage, point count), not once per
+    # neuron: interpreting every unit of a layer in one process reuses the compiled function
+    spec.validate(classifier)
+    out = batched([(jnp.asarray(w), jnp.asarray(b)) for w, b in classifier.layers],
+                  jnp.asarray(classifier.mean, jnp.float32), jnp.asarray(classifier.scale, jnp.float32),
+                  jnp.asarray(x, jnp.float32), jnp.int32(spec.unit), jnp.int32(spec.other),
+                  activation=classifier.activation, kind=spec.kind, layer=spec.layer,
+                  preactivation=spec.preactivation, standardized=standardized)
+    return np.asarray(out, dtype=np.float64)
 
 
 def neuron_values(classifier: Classifier, spec: NeuronSpec, x: np.ndarray) -> np.ndarray:
     """(n,) values of the neuron at raw inputs x (n, d)."""
-    f = jax.jit(jax.vmap(neuron_function(classifier, spec)))
-    return np.asarray(f(jnp.asarray(x, jnp.float32)), dtype=np.float64)
+    return _call(_batched_values, classifier, spec, x, False)
 
 
 def neuron_gradients(classifier: Classifier, spec: NeuronSpec, x: np.ndarray, *,
@@ -122,8 +155,7 @@ def neuron_gradients(classifier: Classifier, spec: NeuronSpec, x: np.ndarray, *,
     which turns the direction. With ``standardized=True`` x is standardised and the gradient is
     d f / d z.
     """
-    g = jax.jit(jax.vmap(jax.grad(neuron_function(classifier, spec, standardized=standardized))))
-    return np.asarray(g(jnp.asarray(x, jnp.float32)), dtype=np.float64)
+    return _call(_batched_gradients, classifier, spec, x, standardized)
 
 
 @dataclass(frozen=True)
@@ -134,15 +166,18 @@ class GradientSample:
         x: (n, d) raw-unit points kept.
         directions: (n, d) unit gradients at ``x``.
         values: (n,) neuron values at ``x``.
-        margin: (n,) the network's decision margin at ``x`` (|logit| for binary).
-        counts: points offered, outside the band, with ~zero gradient, kept.
+        margin: (n,) the margin the band was applied to (``selection_margin``): the network's
+            decision margin for output, class and log-odds neurons, the unit's own
+            |pre-activation| for hidden units.
+        counts: points offered, outside the band, with ~zero gradient, kept, and ``region``: a
+            sentence saying which points were used.
     """
 
     x: np.ndarray
     directions: np.ndarray
     values: np.ndarray
     margin: np.ndarray
-    counts: dict[str, int]
+    counts: dict[str, int | str]
 
 
 def decision_margin(classifier: Classifier, x: np.ndarray) -> np.ndarray:
@@ -154,18 +189,46 @@ def decision_margin(classifier: Classifier, x: np.ndarray) -> np.ndarray:
     return top[:, -1] - top[:, -2]
 
 
+def selection_margin(classifier: Classifier, spec: NeuronSpec, x: np.ndarray) -> np.ndarray:
+    """(n,) the margin that decides where a neuron's gradients are informative.
+
+    Output, class and log-odds neurons: the network's decision margin (``decision_margin``);
+    their directions carry the concept near the decision boundary. A hidden unit makes no
+    decision of its own, so it gets |its own pre-activation|: the distance from the bend of its
+    activation, where the unit varies most; far out its activation saturates (tanh, the
+    negative side of elu) and its direction is carried by ever smaller gradients.
+    """
+    if spec.kind != "hidden":
+        return decision_margin(classifier, x)
+    pre = NeuronSpec("hidden", layer=spec.layer, unit=spec.unit, preactivation=True)
+    return np.abs(neuron_values(classifier, pre, x))
+
+
+def region(spec: NeuronSpec, band: float | None) -> str:
+    """One sentence saying which points a band keeps for ``spec``."""
+    if band is None:
+        return "all points"
+    if spec.kind == "hidden":
+        return f"points where the unit's own |pre-activation| < {band:g} (near the bend of its activation)"
+    return f"points near the decision boundary, decision margin |logit| < {band:g}"
+
+
 def normalized_gradients(classifier: Classifier, spec: NeuronSpec, x: np.ndarray, *,
                          band: float | None = 9.2, min_norm: float = 1e-7,
                          what: str = "points") -> GradientSample:
-    """Unit input gradients of a neuron on the points of ``x`` inside the decision band.
+    """Unit input gradients of a neuron on the points of ``x`` inside its band.
 
     Args:
         x: (n, d) raw-unit candidate points.
-        band: keep points whose decision margin is below ``band`` (9.2 = predicted probability
-            in (1e-4, 1 - 1e-4)); None keeps all points.
+        band: keep points whose ``selection_margin`` is below ``band``: for output, class and
+            log-odds neurons the decision margin (9.2 = predicted probability in
+            (1e-4, 1 - 1e-4)), for hidden units |their own pre-activation|; None keeps all points.
         min_norm: rows whose gradient norm is at most ``min_norm`` times the median norm (and
             exactly zero ones) are dropped: dead units and saturated regions carry no direction.
         what: name of the point set, for messages.
+
+    Returns:
+        The kept points; ``counts["region"]`` says which points were used.
 
     Raises:
         SymgradError: the band keeps no point, or the neuron's gradient is zero everywhere.
@@ -173,15 +236,20 @@ def normalized_gradients(classifier: Classifier, spec: NeuronSpec, x: np.ndarray
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise SymgradError(f"the {what} contain NaN or infinite values; clean the data first")
-    counts = {"offered": int(len(x))}
-    margin = decision_margin(classifier, x)
+    spec.validate(classifier)
+    counts: dict[str, int | str] = {"offered": int(len(x)), "region": region(spec, band)}
+    margin = selection_margin(classifier, spec, x)
     in_band = np.ones(len(x), bool) if band is None else margin < band
     counts["outside_band"] = int((~in_band).sum())
     if not in_band.any():
-        raise SymgradError(f"gradients.band={band} keeps none of the {len(x)} {what} (smallest decision margin "
+        measure = "|pre-activation|" if spec.kind == "hidden" else "decision margin"
+        raise SymgradError(f"gradients.band={band} keeps none of the {len(x)} {what} (smallest {measure} "
                            f"{margin.min():.3g}); widen the band or set it to null to keep all points")
-    x_band = x[in_band]
-    grads = neuron_gradients(classifier, spec, x_band)
+    # evaluated on every offered point, then selected: the compiled functions see one shape per
+    # point set instead of one per band
+    grads = neuron_gradients(classifier, spec, x)[in_band]
+    values = neuron_values(classifier, spec, x)[in_band]
+    x_band, margin_band = x[in_band], margin[in_band]
     norms = np.linalg.norm(grads, axis=1)
     finite = np.isfinite(norms)
     reference = np.median(norms[finite]) if finite.any() else 0.0
@@ -191,7 +259,5 @@ def normalized_gradients(classifier: Classifier, spec: NeuronSpec, x: np.ndarray
         raise SymgradError(f"the {spec.describe()} has zero gradient at all {len(x_band)} band {what} "
                            f"(a dead or constant unit); choose another neuron")
     counts["kept"] = int(alive.sum())
-    kept_x = x_band[alive]
     directions = grads[alive] / norms[alive, None]
-    values = neuron_values(classifier, spec, kept_x)
-    return GradientSample(kept_x, directions, values, margin[in_band][alive], counts)
+    return GradientSample(x_band[alive], directions, values[alive], margin_band[alive], counts)

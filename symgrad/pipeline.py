@@ -18,7 +18,8 @@ from .errors import SymgradError
 from .model import Classifier
 from .neurons import GradientSample, NeuronSpec, normalized_gradients, target_class
 from .result import Artifacts, Result, conclude, load_run, write_outputs
-from .runs import RESULT_FORMAT, RESULT_VERSION, prepare_run_dir, versions, write_json
+from .rundirs import prepare_run_dir
+from .runs import RESULT_FORMAT, RESULT_VERSION, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem
 from .train import TrainReport, accuracy, train_classifier
@@ -87,9 +88,11 @@ def check_model(classifier: Classifier, dataset: Dataset, spec: NeuronSpec) -> N
     spec.validate(classifier)
 
 
-def train_model(config: dict[str, Any], split: Split, *, progress: Progress) -> tuple[Classifier, TrainReport]:
-    """Train the network of ``config['model']`` and ``config['train']`` on the split."""
+def train_model(config: dict[str, Any], split: Split, *, progress: Progress | None = None,
+                ) -> tuple[Classifier, TrainReport]:
+    """Train the network ``config['model']`` and ``config['train']`` describe on ``split``."""
     dataset = split.train
+    progress = progress or (lambda _m: None)
     progress(f"training a {config['model']['hidden']} {config['model']['activation']} MLP on "
              f"{len(dataset.y)} points ({dataset.n_features} inputs, {dataset.n_classes} classes)")
     return train_classifier(
@@ -148,19 +151,22 @@ def neuron_record(classifier: Classifier, spec: NeuronSpec) -> dict[str, Any]:
 
 def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_path: str | Path | None = None,
               overwrite: bool | None = None, progress: Progress | None = _stderr,
-              config_name: str = "run") -> Result:
+              config_name: str = "run", classifier: Classifier | None = None,
+              train_report: TrainReport | None = None) -> Result:
     """Run the whole pipeline for a validated config and write its run directory.
 
     Stages (each callable on its own, e.g. to interpret many neurons of one trained network):
     ``load_data`` -> ``split_dataset`` -> ``train_model`` (or ``Classifier.load``) ->
-    ``interpret_neuron`` (``gradient_samples`` -> ``run_search`` -> assessment -> run directory).
+    ``interpret_neuron`` (``gradient_samples`` -> ``run_search`` -> assessment -> files).
 
     Args:
         config: a validated configuration (``symgrad.config.load_config``).
-        out: explicit run directory (must not exist or be empty unless ``overwrite``); default
+        out: explicit run directory (see ``symgrad.rundirs.prepare_run_dir``); default
             ``output.dir/<name>`` with a fresh numbered name if taken.
         model_path: a saved ``model.npz`` to interpret instead of training.
         progress: receives one-line progress messages (None for silence).
+        classifier: an already loaded or trained network to interpret instead (batches train
+            each network once); ``train_report`` is its training record, shown in the report.
 
     Returns:
         The result, read back from the run directory written.
@@ -175,9 +181,12 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     dataset, concept = load_data(config)
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
     timings["data"] = time.perf_counter() - t0
+    if dataset.renamed:
+        say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
 
     # load the model before creating the directory so that a bad path leaves nothing behind
-    classifier = Classifier.load(model_path) if model_path else None
+    if classifier is None:
+        classifier = Classifier.load(model_path) if model_path else None
     spec = neuron_spec(config)
     if classifier is not None:
         check_model(classifier, dataset, spec)
@@ -185,20 +194,28 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
         # check the neuron against the network to be trained before spending time on training
         spec.validate(SimpleNamespace(n_classes=dataset.n_classes, hidden_sizes=tuple(config["model"]["hidden"])))
 
-    run_dir = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
-                              stem=config_name, overwrite=overwrite, explicit=out is not None)
-    say(f"run directory: {run_dir}")
-    (run_dir / "config.yaml").write_text(config_mod.dump(config))
-    write_json(run_dir / "result.json", _record_start(config, dataset, timings))
-
-    train_report = None
-    if classifier is None:
-        t0 = time.perf_counter()
-        classifier, train_report = train_model(config, split, progress=say)
-        timings["train"] = time.perf_counter() - t0
-        spec.validate(classifier)
-    return interpret_neuron(config, classifier, spec, dataset, split, run_dir, concept=concept,
-                            train_report=train_report, backend=(backend, options), timings=timings, progress=say)
+    # written into a hidden sibling and moved into place only when complete: an earlier run
+    # there stays intact if this one fails
+    run_folder = prepare_run_dir(out if out is not None else config["output"]["dir"], config["output"]["name"],
+                                 stem=config_name, overwrite=overwrite, explicit=out is not None)
+    say(f"run directory: {run_folder.target}")
+    try:
+        run_dir = run_folder.path
+        (run_dir / "config.yaml").write_text(config_mod.dump(config))
+        write_json(run_dir / "result.json", _record_start(config, dataset, timings))
+        if classifier is None:
+            t0 = time.perf_counter()
+            classifier, train_report = train_model(config, split, progress=say)
+            timings["train"] = time.perf_counter() - t0
+            spec.validate(classifier)
+        interpret_neuron(config, classifier, spec, dataset, split, run_dir, concept=concept,
+                         train_report=train_report, backend=(backend, options), timings=timings, progress=say)
+    except BaseException as error:
+        error.run_dir = run_folder.fail(error)  # where the failed run (and its error.log) lies
+        raise
+    run_dir = run_folder.commit()
+    say(f"report: {run_dir / 'report.html'}")
+    return load_run(run_dir)
 
 
 def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: NeuronSpec, dataset: Dataset,
@@ -211,14 +228,15 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
         config: the validated configuration (its ``gradients``, ``search`` and ``seed`` are used).
         classifier, spec: the network and the neuron to interpret.
         dataset, split: the data the network was trained on, and its train/validation/test split.
-        run_dir: an existing, empty run directory (``symgrad.runs.prepare_run_dir``).
+        run_dir: an existing folder to write the run's files into (``interpret`` gives the hidden
+            folder of ``symgrad.rundirs.prepare_run_dir``, published when complete).
         concept: the known concept, for built-in data (adds ``truth`` to the result).
         train_report: the training's report, if symgrad trained the network.
         backend: (engine, options) from ``search_backend``; built from the config if None.
         timings: seconds of earlier stages, extended here.
 
     Returns:
-        The result, read back from ``run_dir``.
+        The result (its ``path`` is ``run_dir``).
     """
     say = progress
     seed = config["seed"]
@@ -240,11 +258,12 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
         c = sample.counts
         say(f"{label} gradients: {c['kept']} of {c['offered']} points kept "
             f"({c['outside_band']} outside the band, {c['zero_gradient']} with zero gradient)")
-    arrays = gradient_arrays(search_sample, holdout_sample, split.test.x)
-    np.savez(run_dir / "gradients.npz", **arrays)
-
+    # gradients are compared in units of each input's spread (docs/method.md, "Units")
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
-                            dataset.feature_names, oriented=config["search"]["oriented"], margin=search_sample.margin)
+                            dataset.feature_names, oriented=config["search"]["oriented"],
+                            margin=search_sample.margin).in_spread_units(np.std(split.train.x, axis=0))
+    arrays = gradient_arrays(search_sample, holdout_sample, split.test.x, problem.scale)
+    np.savez(run_dir / "gradients.npz", **arrays)
     record.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, config["gradients"]["band"]))
     record["status"] = "searching"
@@ -260,28 +279,39 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     write_json(run_dir / "result.json", record)
 
     t0 = time.perf_counter()
-    evidence = Evidence(dataset.feature_names, holdout_sample, classifier, spec, split.validation, split.test)
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale)
     front = assess_front(front, evidence)
     best = conclude(record, front, rule=config["search"]["selection"], factor=config["search"]["selection_factor"])
     if concept is not None and best is not None:
         record["truth"] = {**compare_with_truth(best.expression, concept), "formula": concept.formula}
     timings["assessment"] = time.perf_counter() - t0
+    companion_figures = {}
+    if config["companions"]:
+        from .companions import run_companions
+
+        say("fitting the companions (surrogates, sensitivity, PReLU rules) ...")
+        t0 = time.perf_counter()
+        record["companions"], companion_figures = run_companions(config["companions"], evidence, split.train.x,
+                                                                 best=best, seed=seed)
+        timings["companions"] = time.perf_counter() - t0
     record["status"] = "interrupted" if interrupted else "finished"
     write_json(run_dir / "result.json", record)
 
     t0 = time.perf_counter()
     result = Result.from_record(record, path=run_dir, artifacts=Artifacts(classifier, arrays))
-    write_outputs(run_dir, result)
+    write_outputs(run_dir, result, extra_figures=companion_figures)
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", record)
-    say(f"report: {run_dir / 'report.html'}")
-    return load_run(run_dir)
+    return result
 
 
-def gradient_arrays(search: GradientSample, holdout: GradientSample, reference: np.ndarray) -> dict[str, np.ndarray]:
-    """The arrays of gradients.npz; ``reference`` (test points) sets the ranges of boundary slices."""
+def gradient_arrays(search: GradientSample, holdout: GradientSample, reference: np.ndarray,
+                    scale: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of gradients.npz; ``reference`` (test points) sets the ranges of boundary
+    slices, ``scale`` (d,) is the spread in whose units gradients are compared."""
     return {"x": search.x, "directions": search.directions, "values": search.values, "x_holdout": holdout.x,
-            "directions_holdout": holdout.directions, "values_holdout": holdout.values, "x_reference": reference}
+            "directions_holdout": holdout.directions, "values_holdout": holdout.values, "x_reference": reference,
+            "scale": np.asarray(scale, dtype=np.float64)}
 
 
 def _record_start(config: dict[str, Any], dataset: Dataset, timings: dict[str, float]) -> dict[str, Any]:
@@ -296,7 +326,7 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
         "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
                  "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
                                                                       len(split.test.y)],
-                 "truth": dataset.truth, "threshold": dataset.threshold},
+                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed)},
         "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
                   "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
         "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},

@@ -23,6 +23,9 @@ FAITHFUL_MAX_LOSS = 0.02
 FAITHFUL_MIN_AGREEMENT = 0.95
 FAITHFUL = "faithful"
 NOT_FOUND = "not_found"
+CANNOT_JUDGE = "cannot_judge"
+# each side of the network's decision needs this many test points for agreement to mean anything
+MIN_SIDE_POINTS = 10
 
 _FRONT_METRICS = (("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
@@ -39,6 +42,7 @@ pre{padding:10px;white-space:pre-wrap;word-break:break-all}
 .verdict{padding:12px 16px;border-radius:6px;font-size:17px;margin:12px 0}
 .verdict.faithful{background:#dff5e1;border:2px solid #2f855a}
 .verdict.not_found{background:#fde8e8;border:2px solid #c53030}
+.verdict.cannot_judge{background:#fff4d6;border:2px solid #b7791f}
 figure{margin:16px 0}
 figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:13px;color:#555}
@@ -62,8 +66,12 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any]) -> tuple[str,
         front: entries (dicts or objects) with a ``loss`` each.
 
     Returns:
-        (kind, sentence): kind is ``"faithful"`` or ``"not_found"``.
+        (kind, sentence): kind is ``"faithful"``, ``"not_found"``, or ``"cannot_judge"`` when
+        agreement cannot mean anything on these data (``cannot_judge`` says why).
     """
+    reason = cannot_judge(best_metrics)
+    if reason is not None:
+        return CANNOT_JUDGE, f"Cannot judge the formula: {reason}."
     loss = _finite(best_metrics.get("loss"))
     agreement = _finite(best_metrics.get("boundary_agreement"))
     front_losses = [v for v in (_finite(_get(e, "loss")) for e in front) if v is not None]
@@ -85,6 +93,35 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any]) -> tuple[str,
     context = "" if lowest is None else f"; the lowest held-out L on the front was {lowest:.3g}"
     return NOT_FOUND, ("No closed form found within the budget: the chosen formula has "
                        + " and ".join(reasons) + context + ".")
+
+
+def cannot_judge(metrics: Mapping[str, Any]) -> str | None:
+    """Why boundary agreement cannot tell a faithful formula here, or None.
+
+    Agreement with the network's decisions means something only if the network predicts both
+    sides of the boundary on the test points (at least ``MIN_SIDE_POINTS`` each), the fitted
+    threshold lies inside the formula's range on them (else the rule is constant), and the
+    network beats always predicting the more common side (else its boundary carries no
+    information). Figures missing from ``metrics`` are not checked.
+    """
+    name = metrics.get("target_class_name", metrics.get("target_class", 1))
+    n, count = metrics.get("n_boundary_points"), metrics.get("net_class_count")
+    if n is not None and count is not None and min(count, n - count) < MIN_SIDE_POINTS:
+        return (f"the network predicts class {name} on {count} of the {n} test points, and each side of a "
+                f"decision boundary needs at least {MIN_SIDE_POINTS}")
+    if "formula_min" in metrics and "threshold" in metrics:
+        low, high = _finite(metrics.get("formula_min")), _finite(metrics.get("formula_max"))
+        threshold = _finite(metrics.get("threshold"))
+        if low is None or high is None or threshold is None:
+            return "the formula or its threshold has no finite value on the test points"
+        if not low < threshold < high:
+            return (f"the fitted threshold {threshold:.4g} lies outside the formula's range [{low:.4g}, {high:.4g}] "
+                    "on the test points, so the thresholded formula predicts one class only")
+    accuracy, majority = _finite(metrics.get("net_accuracy")), _finite(metrics.get("majority_accuracy"))
+    if accuracy is not None and majority is not None and accuracy <= majority:
+        return (f"the network is right on {100 * accuracy:.1f}% of test points for class {name} against the rest, "
+                f"no better than always predicting the more common side ({100 * majority:.1f}%)")
+    return None
 
 
 def write_report(run_dir: str | Path, summary: Mapping[str, Any],
@@ -191,6 +228,7 @@ def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics:
     if best_metrics:
         rows = [[key, _fmt(value)] for key, value in best_metrics.items()]
         sections.append(("Fidelity of the chosen formula (held-out points)", ["metric", "value"], rows, None))
+    sections += _companion_sections(summary, best)
     overview = [["features", ", ".join(features)], ["neuron", _fmt(summary.get("neuron"))]]
     overview += [[str(k), _fmt(v)] for k, v in (summary.get("data") or {}).items()]
     sections.append(("Data", ["item", "value"], overview, None))
@@ -202,6 +240,22 @@ def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics:
     if notes:
         sections.append(("Notes", ["note"], [[str(n)] for n in notes], None))
     return sections
+
+
+def _companion_sections(summary: Mapping[str, Any], best: Mapping[str, Any]) -> list:
+    """The formula beside the companions (``symgrad.companions``), when the run asked for them."""
+    if not summary.get("companions"):
+        return []
+    from .companions.table import companion_table
+
+    rows = companion_table({"best": best, "companions": summary["companions"]})
+    header = ["method", "agreement", "AUC", "nodes", "size", "output"]
+    short = [[r["method"], _fmt(r["agreement"]), _fmt(r["auc"]), _fmt(r["nodes"]), _fmt(r["size"]),
+              " ".join(str(r["output"]).split())[:240]] for r in rows]
+    full = [[r["method"], str(r["output"])] for r in rows[1:]]
+    return [("Comparison with surrogates (fidelity to the network's labels on the test split)", header, short,
+             0 if best else None),
+            ("Companion rules in full", ["method", "rule"], full, None)]
 
 
 def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: str | None,
@@ -229,7 +283,8 @@ def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: 
         out.append("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
         for i, row in enumerate(rows):
             cls = ' class="chosen"' if i == chosen else ""
-            cells = [f"<code>{esc(c)}</code>" if h == "expression" else esc(c) for h, c in zip(header, row)]
+            cells = [f"<code>{esc(c)}</code>" if h == "expression" else f"<pre>{esc(c)}</pre>" if h == "rule"
+                     else esc(c) for h, c in zip(header, row)]
             out.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("</tbody></table>")
     out += ["</body>", "</html>", ""]

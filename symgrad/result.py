@@ -86,16 +86,9 @@ def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor
     decides = bool(neuron.get("decides"))
     if best is not None:
         record["best_index"] = front.entries.index(best)
-        record["statement"] = statement(best, neuron["description"], decides=decides,
-                                        positive=positive_name(neuron))
+        record["statement"] = statement(best, neuron)
     record["verdict"] = judge(best, front, decides=decides)
     return best
-
-
-def positive_name(neuron: Mapping[str, Any]) -> str:
-    """How the class a neuron decides for is named: "`malignant`" or "class 1"."""
-    label = neuron.get("target_label")
-    return f"`{label}`" if label not in (None, "") else f"class {neuron.get('target_class', 1)}"
 
 
 # ----------------------------------------------------------------------------- the object
@@ -306,7 +299,7 @@ class Result:
         from .plots import relevance_plot
         from .search.screening import relevance
 
-        return relevance_plot(relevance(self.gradients()["directions_holdout"]), self.features)
+        return relevance_plot(self._relevance(self.gradients()), self.features)
 
     def plot_boundary(self, which: Entry | int | None = None, pairs: list[tuple[int, int]] | None = None):
         """2-D slices (others at their medians) of the network's decision and the formula's level set.
@@ -325,7 +318,7 @@ class Result:
         grads = self.gradients()
         reference = grads.get("x_reference", grads["x"])
         if pairs is None:
-            pairs = self._default_pairs(entry, grads["directions_holdout"])
+            pairs = self._default_pairs(entry, grads)
             if not pairs:
                 raise SymgradError("a decision-boundary slice needs two inputs; this network has one")
         target = int(self.neuron.get("target_class", 1))
@@ -365,10 +358,15 @@ class Result:
 
         return value_function(self.sympy(which), self.features)
 
-    def _default_pairs(self, entry: Entry, directions: np.ndarray) -> list[tuple[int, int]]:
+    @staticmethod
+    def _relevance(grads: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(d,) relevance of each input in the units the search compared gradients in."""
         from .search.screening import relevance
 
-        ranked = [int(i) for i in np.argsort(-relevance(directions), kind="stable")]
+        return relevance(grads["directions_holdout"] * grads.get("scale", 1.0))
+
+    def _default_pairs(self, entry: Entry, grads: Mapping[str, np.ndarray]) -> list[tuple[int, int]]:
+        ranked = [int(i) for i in np.argsort(-self._relevance(grads), kind="stable")]
         used_names = {str(s) for s in entry.sympy(self.features).free_symbols}
         used = [i for i in ranked if self.features[i] in used_names] or ranked
         pool = (used + [i for i in ranked if i not in used])[:4]
@@ -379,24 +377,31 @@ class Result:
     def save(self, directory: str | Path, *, overwrite: bool = False) -> "Result":
         """Write a run directory (result.json, model.npz, gradients.npz, exports and report).
 
-        An existing non-empty ``directory`` is refused unless ``overwrite``.
+        A finished run already at ``directory`` is replaced only with ``overwrite``; a folder
+        holding anything else is never replaced (``symgrad.rundirs.replace_problem``).
 
         Returns:
             The result as loaded back from ``directory``.
         """
-        from .runs import prepare_run_dir
+        from .rundirs import prepare_run_dir
 
-        run_dir = prepare_run_dir(directory, None, stem="run", overwrite=overwrite, explicit=True)
-        if self.artifacts.model is not None or (self.path is not None and (self.path / "model.npz").is_file()):
-            self.model().save(run_dir / "model.npz")
+        # written into a hidden sibling and moved into place when complete, as every run is
+        folder = prepare_run_dir(directory, None, stem="run", overwrite=overwrite, explicit=True)
         try:
-            np.savez(run_dir / "gradients.npz", **self.gradients())
-        except SymgradError:
-            pass
-        if self.path is not None and (self.path / "config.yaml").is_file():
-            (run_dir / "config.yaml").write_text((self.path / "config.yaml").read_text())
-        write_outputs(run_dir, self)
-        return load_run(run_dir)
+            run_dir = folder.path
+            if self.artifacts.model is not None or (self.path is not None and (self.path / "model.npz").is_file()):
+                self.model().save(run_dir / "model.npz")
+            try:
+                np.savez(run_dir / "gradients.npz", **self.gradients())
+            except SymgradError:
+                pass  # a result without gradient samples has no plots that need them
+            if self.path is not None and (self.path / "config.yaml").is_file():
+                (run_dir / "config.yaml").write_text((self.path / "config.yaml").read_text())
+            write_outputs(run_dir, self)
+        except BaseException as error:
+            folder.fail(error)
+            raise
+        return load_run(folder.commit())
 
     # -- display
 
@@ -427,8 +432,9 @@ class Result:
 # ----------------------------------------------------------------------------- run directories
 
 
-def write_outputs(run_dir: Path, result: Result) -> None:
-    """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report."""
+def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, Any] | None = None) -> None:
+    """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report
+    (with the result's figures and ``extra_figures``, e.g. the companions')."""
     import matplotlib.pyplot as plt
 
     from . import export, report
@@ -443,7 +449,7 @@ def write_outputs(run_dir: Path, result: Result) -> None:
         (run_dir / "formula.tex").write_text(result.latex() + "\n")
         if "threshold" in best.metrics:
             (run_dir / "rule.py").write_text(result.rule())
-    figures = result.figures()
+    figures = {**result.figures(), **(extra_figures or {})}
     report.write_report(run_dir, report_summary(record), figures)
     for figure in figures.values():
         plt.close(figure)
@@ -456,6 +462,7 @@ def report_summary(record: Mapping[str, Any]) -> dict[str, Any]:
         "title": f"symgrad: {neuron.get('description', 'neuron')}",
         "features": record["features"], "neuron": neuron.get("description"),
         "front": record.get("front", []), "best": record.get("best"),
+        "companions": record.get("companions"),
         "data": dict(record.get("data") or {}),
         "model": {k: v for k, v in (record.get("model") or {}).items() if k != "training"},
         "timings": record.get("timings") or {}, "versions": record.get("versions") or {},

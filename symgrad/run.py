@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .errors import SymgradError
+
+# exit codes of ``python -m symgrad.run``
+EXIT_FINISHED = 0  # the run finished
+EXIT_INTERNAL = 1  # a bug: one line on stderr, the traceback in a log file it names
+EXIT_BAD_INPUT = 2  # bad input (config, data, model, output folder): one sentence on stderr
+EXIT_INTERRUPTED = 130  # Ctrl-C; if it came during the search, the front found so far is written
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,23 +30,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the job; returns the exit code (see ``EXIT_CODES``)."""
     args = build_parser().parse_args(argv)
+    run = None
     try:
         from .config import load_config
+        from .rundirs import replace_problem
+
+        config = load_config(args.config, args.overrides)
+        if args.out is not None:
+            problem = replace_problem(args.out, overwrite=args.overwrite or config["output"]["overwrite"])
+            if problem is not None:
+                raise SymgradError(problem)
+        # JAX and the search engines load only now, once the config and --out are known to be good
         from .pipeline import interpret
         from .summary import print_summary
 
-        config = load_config(args.config, args.overrides)
         run = interpret(config, out=args.out, model_path=args.model, overwrite=args.overwrite or None,
                         progress=None if args.quiet else _progress, config_name=Path(args.config).stem)
+        print_summary(run)
     except SymgradError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    print_summary(run)
-    return 0
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as error:
+        where = getattr(error, "run_dir", None)
+        print("interrupted" + (f"; the unfinished run is in {where}" if where else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug, not the user's input: one line here, the traceback in a file
+        log = _write_log(error, run)
+        print(f"error: internal error ({type(error).__name__}: {error}); the traceback is in {log}", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_INTERRUPTED if run.result.get("status") == "interrupted" else EXIT_FINISHED
+
+
+def _write_log(error: Exception, run) -> Path:
+    """The file holding ``error``'s traceback: the failed run's ``error.log`` when the pipeline
+    wrote one, else a new file in the run folder (or the temporary folder)."""
+    import tempfile
+    import time
+    import traceback
+
+    where = getattr(error, "run_dir", None)
+    if where is not None and (Path(where) / "error.log").is_file():
+        return Path(where) / "error.log"
+    folder = run.path if run is not None else Path(tempfile.gettempdir())
+    name = "error.log" if run is not None else f"symgrad-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log = folder / name
+    try:
+        log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+    except OSError:
+        log = Path(tempfile.mkstemp(prefix="symgrad-error-", suffix=".log")[1])
+        log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+    return log
 
 
 def _progress(message: str) -> None:

@@ -1,50 +1,18 @@
-"""Run directories: creation without overwriting, atomic JSON artefacts (``symgrad.load_run`` reads them)."""
+"""Run directories: atomic JSON artefacts and versions (folders are chosen in ``rundirs``; ``symgrad.load_run``
+reads them back)."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from .errors import SymgradError
 from .export import jsonable
+from .rundirs import RESULT_FORMAT as RESULT_FORMAT, RESULT_VERSION as RESULT_VERSION
 
-RESULT_FORMAT = "symgrad-result"
-RESULT_VERSION = 1
-
-
-def prepare_run_dir(base: str | Path, name: str | None, *, stem: str, overwrite: bool,
-                    explicit: bool = False) -> Path:
-    """Create and return an empty run directory.
-
-    With an explicit path (``--out``) an existing non-empty directory is an error unless
-    ``overwrite``. Otherwise the directory is ``base/name`` (default ``base/stem``), and if it
-    already exists a numbered sibling (``stem-2``, ``stem-3``, ...) is used: nothing is lost.
-    """
-    base = Path(base)
-    if explicit:
-        path = base
-        if path.exists() and any(path.iterdir()):
-            if not overwrite:
-                raise SymgradError(f"run directory {str(path)!r} already exists and is not empty; "
-                                   "choose another --out or pass --overwrite to replace it")
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    stem = re.sub(r"[^\w.-]+", "_", name or stem) or "run"
-    path = base / stem
-    if path.exists() and overwrite:
-        shutil.rmtree(path)
-    counter = 2
-    while path.exists():
-        path = base / f"{stem}-{counter}"
-        counter += 1
-    path.mkdir(parents=True)
-    return path
 
 
 def write_json(path: str | Path, data: Any) -> Path:

@@ -47,7 +47,8 @@ def compare_with_truth(expression: str | sp.Expr, concept: Concept, *, seed: int
     """Faithful and exact alignment loss of ``expression`` against the concept's true gradients.
 
     ``faithful``: L on n fresh points on the true decision surface (what labels identify).
-    ``exact``: L on n fresh uniform points of the whole domain. For two-concept cases (F, G)
+    ``exact``: L on n fresh uniform points of the whole domain. Gradients are compared in units
+    of each input's range, so neither figure depends on the columns' units. For two-concept cases (F, G)
     the figures are given against each part, and ``recovered`` is not defined.
     """
     names = concept.feature_names
@@ -56,12 +57,14 @@ def compare_with_truth(expression: str | sp.Expr, concept: Concept, *, seed: int
     rng = np.random.default_rng(seed)
     parts = (concept.formula,) if concept.formula else concept.parts
     out: dict = {"parts": []}
+    width = np.asarray(concept.high, dtype=np.float64) - np.asarray(concept.low, dtype=np.float64)
     for part in parts:
         truth = gradient_function(parse_formula(part, names), names)
         near = surface_points(concept, part, n, rng=rng)
         anywhere = rng.uniform(concept.low, concept.high, size=(n, concept.n_features))
-        faithful = alignment_loss(candidate(near), unit_rows(truth(near)))
-        exact = alignment_loss(candidate(anywhere), unit_rows(truth(anywhere)))
+        # in units of each input's range, as the search compares gradients (unit-independent)
+        faithful = alignment_loss(candidate(near) * width, unit_rows(truth(near) * width))
+        exact = alignment_loss(candidate(anywhere) * width, unit_rows(truth(anywhere) * width))
         out["parts"].append({"truth": part, "faithful_loss": faithful, "exact_loss": exact})
     if concept.formula:
         out.update(out.pop("parts")[0])

@@ -1,14 +1,16 @@
 """The default auto strategy on exact gradients: symmetry route, GP route, degenerate case,
 determinism and interruption."""
 
+import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
+from symgrad.expressions import parse_formula
 from symgrad.search import make_backend
 from symgrad.search.select import select
 from symgrad.search.synthetic import exact_problem
 
-FAST_GP = {"gp_evaluations": 20_000, "gp_seeds": 1, "gp_bands": [None], "gp_time_limit": 60}
+FAST_GP = {"gp_evaluations": 20_000, "gp_seeds": 1, "gp_bands": [None], "gp_time_limit": 60, "accept_loss": 0}
 
 
 def test_symmetry_route_recovers_b_like_concept():
@@ -58,9 +60,37 @@ def test_interrupted_search_returns_what_it_has():
     assert len(front) > 0  # at least the library's formulas
 
 
+def test_a_sum_of_ten_similar_terms_is_found_and_chosen():
+    formula = " + ".join(f"{1 + i % 3}*x{i}**2" for i in range(10))
+    problem = exact_problem(formula, 10, -1, 1, n=300, noise=0.03)
+    problem = problem.in_spread_units(np.std(problem.x, axis=0))
+    best = select(make_backend("auto", {"gp": False}).search(problem, seed=0))
+    assert best.sympy(problem.feature_names) == parse_formula(formula, problem.feature_names)
+
+
+def test_time_limit_cuts_the_search_and_keeps_the_front():
+    problem = exact_problem("x0*exp(x1)", 2, 0.5, 2, n=300)
+    backend = make_backend("auto", {**FAST_GP, "time_limit": 1.0})
+    front = backend.search(problem, seed=0)
+    assert len(front) > 0  # the library's formulas
+    assert backend.info_["cut_short"] == ["1 of 1 GP runs skipped"]
+    assert not backend.interrupted_
+
+
+def test_library_result_at_the_noise_level_skips_the_gp():
+    problem = exact_problem("x0**2 + 2*x1**2", 2, -1, 1, n=300)
+    backend = make_backend("auto", {**FAST_GP, "accept_loss": 0.003})
+    messages = []
+    best = select(backend.search(problem, seed=0, progress=messages.append))
+    assert best.loss < 1e-8
+    assert backend.info_["accepted"] == "library"
+    assert not any(m.startswith("operon") for m in messages)
+
+
 @pytest.mark.parametrize("options,message", [
     ({"gp_seeds": 0}, "gp_seeds"), ({"gp_bands": [-1]}, "gp_bands"), ({"library": {"max_terms": 0}}, "max_terms"),
     ({"operon": {"coefficients": "complex"}}, "coefficients"), ({"colour": 1}, "not an option of the auto backend"),
+    ({"gp_stall": 5}, "gp_stall"), ({"accept_loss": -1}, "accept_loss"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(SymgradError, match=message):

@@ -61,7 +61,7 @@ def test_existing_run_directory_is_not_overwritten(a1_run, capsys):
     before = (a1_run / "result.json").read_text()
     code, _, err = run_cli([A1, "--out", str(a1_run), "--quiet", *sets(FAST)], capsys)
     assert code == 2
-    assert "already exists" in err and "--overwrite" in err
+    assert "already holds a finished run" in err and "--overwrite" in err
     assert (a1_run / "result.json").read_text() == before
 
 
@@ -125,3 +125,66 @@ def test_pysr_backend_without_julia_fails_at_once(tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "Julia" in lines[0] and "docs/pysr.md" in lines[0]
     assert not out.exists()  # nothing was trained or written
+
+
+TINY = ["data.n_samples=400", "train.epochs=2", "model.hidden=[8]", "search.backend=library",
+        "gradients.n_points=40", "gradients.n_holdout=40", "gradients.band=null"]
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "train.epcohs=1"],
+    ["--set", "seed=-1"],
+    ["--out", "."],
+])
+def test_bad_config_stops_before_jax_is_imported(tmp_path, args):
+    code = ("import sys; from symgrad.run import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'jax' in sys.modules, 'sympy' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, A1, "--quiet", *args], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_internal_error_exits_1_with_a_log(tmp_path, capsys, monkeypatch):
+    import symgrad.pipeline
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(symgrad.pipeline, "accuracy", broken)
+    out = tmp_path / "run"
+    code, _, err = run_cli([A1, "--out", str(out), "--quiet", *sets(TINY)], capsys)
+    assert code == 1
+    assert err.startswith("error: internal error (RuntimeError: boom); the traceback is in ") and "Traceback" not in err
+    log = Path(err.strip().rsplit(" ", 1)[-1])
+    assert log == out / "error.log" and "RuntimeError: boom" in log.read_text()
+    assert json.loads((out / "result.json").read_text())["status"] == "failed"
+
+
+def test_interrupted_search_exits_130_with_its_run(tmp_path, capsys, monkeypatch):
+    from symgrad.search.library import LibraryBackend
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LibraryBackend, "search", interrupted)
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli([A1, "--out", str(out), "--quiet", *sets(TINY)], capsys)
+    assert code == 130
+    assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
+    assert "search was interrupted" in stdout
+
+
+def test_interrupted_training_exits_130_and_does_not_block_a_rerun(tmp_path, capsys, monkeypatch):
+    import symgrad.pipeline
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(symgrad.pipeline, "train_classifier", interrupted)
+        code, _, err = run_cli([A1, "--out", str(out), "--quiet", *sets(TINY)], capsys)
+    assert code == 130 and err.startswith("interrupted")
+    assert json.loads((out / "result.json").read_text())["status"] == "failed"
+    assert run_cli([A1, "--out", str(out), "--quiet", *sets(TINY)], capsys)[0] == 0

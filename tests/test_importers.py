@@ -49,7 +49,7 @@ def test_sklearn_mlp_passed_as_object_is_interpreted(sklearn_a1, a1_data, tmp_pa
     np.testing.assert_allclose(model.class_probabilities(x), sklearn_a1.predict_proba(x), atol=1e-5)
     assert _same_concept_a1(result.best.expression), result.best.expression
     assert result.verdict["kind"] == "faithful", result.verdict
-    assert "predicts `outside` where" in result.statement
+    assert "predicts class 1 ('outside') where" in result.statement
     namespace: dict = {}
     exec(result.rule(), namespace)  # the generated rule returns the user's labels
     assert {namespace["classify"](x0=0.0, x1=0.0), namespace["classify"](x0=0.95, x1=0.95)} == {"inside", "outside"}

@@ -62,7 +62,8 @@ def test_normalized_gradients_are_unit_and_counted():
     x = np.random.default_rng(3).uniform(-2, 2, size=(200, 3))
     sample = normalized_gradients(classifier, NeuronSpec.output(), x, band=None)
     np.testing.assert_allclose(np.linalg.norm(sample.directions, axis=1), 1.0, rtol=1e-9)
-    assert sample.counts == {"offered": 200, "outside_band": 0, "zero_gradient": 0, "kept": 200}
+    assert sample.counts == {"offered": 200, "region": "all points", "outside_band": 0, "zero_gradient": 0,
+                             "kept": 200}
 
 
 def test_band_selects_points_near_the_decision_boundary():
@@ -73,6 +74,32 @@ def test_band_selects_points_near_the_decision_boundary():
     sample = normalized_gradients(classifier, NeuronSpec.output(), x, band=band)
     assert sample.counts["kept"] == int((margin < band).sum())
     assert np.all(sample.margin < band)
+
+
+def test_hidden_units_are_banded_on_their_own_pre_activation_not_the_decision():
+    classifier = random_classifier()
+    spec = NeuronSpec("hidden", layer=1, unit=2)
+    x = np.random.default_rng(8).uniform(-2, 2, size=(500, 3))
+    pre = np.abs(neuron_values(classifier, NeuronSpec("hidden", layer=1, unit=2, preactivation=True), x))
+    band = float(np.median(pre))
+    sample = normalized_gradients(classifier, spec, x, band=band)
+    assert sample.counts["kept"] == int((pre < band).sum())
+    assert "own |pre-activation|" in sample.counts["region"]
+    np.testing.assert_allclose(sample.margin, pre[pre < band], rtol=1e-6)
+    # a band on the decision margin would have kept other points
+    decision = np.abs(classifier.logits(x)[:, 0])
+    assert set(np.flatnonzero(pre < band)) != set(np.flatnonzero(decision < band))
+
+
+def test_gradients_of_every_unit_match_their_own_function():
+    # one compiled function serves all units of a layer: the traced unit index must select
+    # the right unit, not the first one compiled
+    classifier = random_classifier()
+    x = np.random.default_rng(9).uniform(-2, 2, size=(40, 3))
+    weights = classifier.layers[0][0] / classifier.scale[:, None]
+    for unit in range(weights.shape[1]):
+        grads = neuron_gradients(classifier, NeuronSpec("hidden", layer=0, unit=unit, preactivation=True), x)
+        np.testing.assert_allclose(grads, np.broadcast_to(weights[:, unit], grads.shape), rtol=1e-5, atol=1e-6)
 
 
 def test_empty_band_is_one_clear_sentence():

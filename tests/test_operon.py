@@ -127,6 +127,16 @@ def test_evaluation_budget_stops_the_run():
     assert backend.stats_["evaluations"] <= 300 + 50  # at most the last generation's overshoot
 
 
+def test_stagnation_stops_the_run_deterministically():
+    problem = exact_problem("x0 + x1", 2, -1.0, 1.0, n=200)
+    options = dict(population_size=50, generations=10**6, time_limit=None, max_evaluations=50_000,
+                   stall_evaluations=500, polish=False)
+    first, second = OperonBackend(**options), OperonBackend(**options)
+    assert first.search(problem, seed=1) == second.search(problem, seed=1)
+    assert first.stats_["stop_reason"].startswith("no 1.1-fold improvement in 500 evaluations")
+    assert first.stats_["evaluations"] == second.stats_["evaluations"] < 50_000
+
+
 def test_polish_fits_and_snaps_constants():
     problem = exact_problem("exp(x0 - x1) - 3.25*x2", 3, -1.0, 1.0, n=400)
     x0, x1, x2 = symbols_for(problem.feature_names)

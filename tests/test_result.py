@@ -49,7 +49,7 @@ def test_save_writes_a_run_directory_that_loads_back_the_same(explained, tmp_pat
     assert json.loads((tmp_path / "run" / "result.json").read_text())["best"]["expression"] == saved.best.expression
     x = again.gradients()["x_holdout"][:5]
     np.testing.assert_allclose(again.model().logits(x), explained.model().logits(x), rtol=1e-6)
-    with pytest.raises(SymgradError, match="already exists"):
+    with pytest.raises(SymgradError, match="already holds a finished run"):
         explained.save(tmp_path / "run")
 
 

@@ -72,3 +72,35 @@ def test_knee_is_not_trapped_by_a_cheaper_look_alike():
     # the elbow walk stalls at the look-alike, then jumps to the noise-fitting monster
     assert select(front, rule="elbow").expression == "bigger monster"
     assert select(front, rule="knee", factor=1.01).expression == "bigger monster"
+
+
+def _sum_front(k: int, truth_loss: float) -> Front:
+    """A front climbing term by term towards a sum of k similar 4-node terms (a*x_i**2):
+    L falls slowly until the last term, as for a 10-term additive concept on network gradients."""
+    losses = [0.73 * ((k - 1 - j) / (k - 1)) ** 0.8 + truth_loss for j in range(k)]
+    entries = [Entry(f"sum{j + 1}", 4 * (j + 1) - 1, loss) for j, loss in enumerate(losses)]
+    entries.append(Entry("noise-fit", 4 * k + 30, truth_loss / 2))  # fits network noise
+    return Front(tuple(entries))
+
+
+def test_a_many_term_sum_is_selected_when_the_front_supports_it():
+    front = _sum_front(10, 0.011)
+    assert select(front, fidelity_factor=None).expression == "sum1"  # the per-node price alone fails
+    assert select(front).expression == "sum10"
+    assert select(front, "elbow").expression == "sum10"
+
+
+def test_the_guard_still_rejects_noise_fitting_and_look_alikes():
+    # paper-concept fronts: truth (9 nodes) 2x above a 33-node noise fit; a look-alike 3x worse
+    front = _front((1, 0.24), (7, 0.0007), (9, 0.0002), (17, 0.00019), (33, 0.0001))
+    assert select(front).complexity == 9
+    front = _front((1, 0.3), (8, 0.0021), (10, 0.0007), (40, 0.0004))
+    assert select(front).complexity == 10
+
+
+def test_the_guard_leaves_noise_level_choices_alone():
+    # everything at or below the noise level: the per-node price decides as before
+    front = _front((5, 7e-5), (11, 5e-6), (31, 2e-6))
+    assert select(front).complexity == select(front, fidelity_factor=None).complexity == 11
+    with pytest.raises(SymgradError, match="fidelity factor"):
+        select(front, fidelity_factor=0.5)

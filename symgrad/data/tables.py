@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import SymgradError
+from ..expressions import formula_names
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Dataset:
         truth: the known concept as a formula string, for built-in concepts; else None.
         threshold: the known concept's threshold (decision boundary {truth = threshold}).
         low, high: (d,) sampling domain of built-in concepts; else None.
+        renamed: {original column header: feature name} for every header that had to change to
+            be a safe formula name (see ``symgrad.expressions.formula_names``).
     """
 
     x: np.ndarray
@@ -37,6 +39,7 @@ class Dataset:
     threshold: float | None = None
     low: np.ndarray | None = None
     high: np.ndarray | None = None
+    renamed: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_features(self) -> int:
@@ -68,9 +71,9 @@ def split_dataset(data: Dataset, *, fractions: Sequence[float] = (0.7, 0.1, 0.2)
 
 
 def identifier(name: str) -> str:
-    """A valid Python identifier made from a column header ("petal length" -> "petal_length")."""
-    text = re.sub(r"\W+", "_", name.strip()).strip("_") or "x"
-    return f"x_{text}" if text[0].isdigit() else text
+    """A safe formula name made from one column header ("petal length" -> "petal_length",
+    "pi" -> "pi_"); ``symgrad.expressions.formula_names`` also resolves collisions."""
+    return formula_names([name])[0][0]
 
 
 def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = None) -> Dataset:
@@ -124,11 +127,9 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
     if len(classes) < 2:
         raise SymgradError(f"label column {label!r} of {path.name} has only the value {classes}; a classifier needs at least 2 classes")
     lookup = {c: i for i, c in enumerate(classes)}
-    names = tuple(identifier(c) for c in columns)
-    if len(set(names)) != len(names):
-        raise SymgradError(f"feature columns {columns} give duplicate formula names {names}; rename the columns")
+    names, renamed = formula_names(columns)
     return Dataset(x=x, y=np.array([lookup[v] for v in raw_labels], dtype=np.int32), feature_names=names,
-                   n_classes=len(classes), class_names=tuple(classes))
+                   n_classes=len(classes), class_names=tuple(classes), renamed=renamed)
 
 
 def _label_sort_key(value: str):

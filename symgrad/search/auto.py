@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Sequence
 
+import numpy as np
 import sympy as sp
 
 from ..errors import SymgradError
@@ -25,11 +27,15 @@ class AutoBackend:
        ``screen_threshold`` times the largest are searched (``force_inputs`` are always kept).
     2. Symmetry reduction: pairs whose gradients show x_i + x_j, x_i - x_j or x_i·x_j
        dependence are replaced by one variable; formulas are substituted back afterwards.
-    3. The sparse term-library fit on the reduced (and on the unreduced) inputs.
-    4. One Operon GP run (integer coefficients) on the reduced problem. If the library's elbow
-       choice is not beaten ``accept_factor``-fold by the GP, the library result is accepted
-       and the rest of the portfolio is skipped; otherwise the portfolio continues over
-       ``gp_bands`` (decision-margin bands; None = all search points) x ``gp_seeds`` runs.
+    3. The sparse term-library fit on the reduced (and on the unreduced) inputs, with up to one
+       term per searched input (4 to 12 terms; beam search when exhaustive search is too large).
+    4. If the library's choice already has held-out L <= ``accept_loss`` (the noise level of a
+       well-trained network's gradient directions), it is accepted and no GP runs. Otherwise one
+       Operon GP run (integer coefficients) on the reduced problem; if it does not beat the
+       library's choice ``accept_factor``-fold, the library result is accepted and the rest of
+       the portfolio is skipped; otherwise the portfolio continues over ``gp_bands``
+       (decision-margin bands; None = all search points) x ``gp_seeds`` runs. Every GP run
+       stops after ``gp_stall`` evaluations without a 10 % better train L.
     5. Every candidate is canonicalised up to monotone transforms (constants, scale and outer
        monotone wrappers dropped; simple constants snapped when held-out L allows it) and the
        merged front is re-scored on the held-out points of the original problem.
@@ -46,8 +52,15 @@ class AutoBackend:
         gp_bands: decision-margin bands for the portfolio (first entry is the first run).
         gp_evaluations: candidate evaluations per GP run. This budget, not the clock, ends a run,
             so the same seed gives the same front on the same machine.
+        gp_stall: evaluations without progress that end a GP run (None: only the budget).
         gp_time_limit: safety limit in seconds per GP run (a run cut by it is not reproducible).
-        time_limit: seconds for the whole search; later GP runs are skipped when it is spent.
+        time_limit: seconds for the whole search. It is checked before and inside every GP run
+            and before each costly later step (constant polishing, canonical forms); when it is
+            spent the search returns the front found so far and ``info_["cut_short"]`` says which
+            step was cut.
+        accept_loss: held-out L at or below which the library's choice is accepted without GP
+            (0.002: within the noise floors measured on trained networks, 1e-4 to 5e-3, where a
+            GP result would have to reach 4e-4 to overrule it; 0 disables the shortcut).
         accept_factor: how much better the GP must be to overrule the library.
         linear_factor: tolerance of the degenerate-case check.
         tolerance: held-out L factor allowed when snapping constants.
@@ -59,8 +72,9 @@ class AutoBackend:
                  symmetry: bool = True, symmetry_threshold: float = 0.12, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
-                 gp_time_limit: float = 60.0,
-                 time_limit: float = 170.0, accept_factor: float = 5.0, linear_factor: float = 1.5,
+                 gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
+                 time_limit: float = 170.0, accept_loss: float = 0.002, accept_factor: float = 5.0,
+                 linear_factor: float = 1.5,
                  tolerance: float = 1.25) -> None:
         for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp)):
             if not isinstance(value, bool):
@@ -73,6 +87,10 @@ class AutoBackend:
                 raise SymgradError(f"search.options.{name}={value!r} is not allowed; use a number above {low}")
         if isinstance(gp_evaluations, bool) or not isinstance(gp_evaluations, int) or gp_evaluations < 100:
             raise SymgradError(f"search.options.gp_evaluations={gp_evaluations!r} is not allowed; use an integer >= 100")
+        if gp_stall is not None and (isinstance(gp_stall, bool) or not isinstance(gp_stall, int) or gp_stall < 100):
+            raise SymgradError(f"search.options.gp_stall={gp_stall!r} is not allowed; use an integer >= 100 or null")
+        if isinstance(accept_loss, bool) or not isinstance(accept_loss, (int, float)) or not 0 <= accept_loss < 1:
+            raise SymgradError(f"search.options.accept_loss={accept_loss!r} is not allowed; use a number in [0, 1)")
         if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
             raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
         gp_bands = tuple(gp_bands)
@@ -86,7 +104,8 @@ class AutoBackend:
         self.library_options = dict(library or {})
         self.operon_options = dict(operon or {})
         self.gp, self.gp_seeds, self.gp_bands = gp, gp_seeds, gp_bands
-        self.gp_evaluations = gp_evaluations
+        self.gp_evaluations, self.gp_stall = gp_evaluations, gp_stall
+        self.accept_loss = float(accept_loss)
         self.gp_time_limit, self.time_limit = float(gp_time_limit), float(time_limit)
         self.accept_factor, self.linear_factor, self.tolerance = float(accept_factor), float(linear_factor), float(tolerance)
         # validate the sub-backends' options now, not after minutes of work
@@ -95,67 +114,109 @@ class AutoBackend:
             self._operon(0.0)
         self.info_: dict[str, Any] = {}
         self.interrupted_ = False
+        self.deadline = math.inf
 
-    def _operon(self, time_limit: float):
+    def _operon(self, time_limit: float, polish: bool = True):
         from .operon import OperonBackend
 
-        options = {"max_evaluations": self.gp_evaluations, **self.operon_options}
+        options = {"max_evaluations": self.gp_evaluations, "stall_evaluations": self.gp_stall, **self.operon_options}
+        if not polish:
+            options["polish"] = False
         return OperonBackend(**{**options, "time_limit": max(time_limit, 0.5)})
 
     def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
         say = progress or (lambda _m: None)
         start = time.monotonic()
+        self.deadline = start + self.time_limit
         self.info_, self.interrupted_ = {}, False
         info = self.info_
         candidates: list[tuple[sp.Expr, str]] = []
+        self._check_units(problem, info, say)
         try:
             sub = self._screen(problem, info, say)
             reduced, substitution = self._reduce(sub, info, say)
 
-            library = LibraryBackend(**{**self.library_options, "screen": False})
-            library_front = self._back(library.search(reduced, seed=seed), reduced, substitution, "library")
+            library_front = self._back(self._library(reduced).search(reduced, seed=seed), reduced, substitution,
+                                       "library")
             if substitution:
-                library_front = library_front.merge(self._back(library.search(sub, seed=seed), sub, {}, "library"))
+                library_front = library_front.merge(self._back(self._library(sub).search(sub, seed=seed), sub, {},
+                                                               "library"))
             candidates += [(e.sympy(problem.feature_names), e.source) for e in library_front]
             library_best = select(library_front) if len(library_front) else None
             if library_best is not None:
                 say(f"auto: library chose {library_best.expression} (held-out L {library_best.loss:.3g})")
             self._linear(sub, problem, info, candidates)
 
-            if self.gp:
-                # without decision margins every band is the whole problem: run it once
-                bands = self.gp_bands if reduced.margin is not None else (None,)
-                runs = [(band, seed + k) for band in bands for k in range(self.gp_seeds)]
-                for index, (band, run_seed) in enumerate(runs):
-                    remaining = self.time_limit - (time.monotonic() - start)
-                    if remaining < 2.0:
-                        say(f"auto: time limit reached, {len(runs) - index} GP runs skipped")
-                        break
-                    target = reduced if band is None else reduced.band(band)
-                    if len(target.x) < 20:
-                        continue
-                    say(f"auto: GP run {index + 1}/{len(runs)} (band {band or 'all'}, seed {run_seed})")
-                    operon = self._operon(min(self.gp_time_limit, remaining))
-                    gp_front = self._back(operon.search(target, seed=run_seed, progress=say), reduced, substitution,
-                                          "operon")
-                    candidates += [(e.sympy(problem.feature_names), e.source) for e in gp_front]
-                    if operon.stats_.get("stop_reason") == "interrupted":
-                        raise KeyboardInterrupt
-                    if index == 0 and library_best is not None and len(gp_front):
-                        gp_best = select(gp_front)
-                        if not gp_best.loss * self.accept_factor < library_best.loss:
-                            say(f"auto: GP ({gp_best.expression}, L {gp_best.loss:.3g}) does not beat the library "
-                                f"{self.accept_factor:g}-fold; accepting the library result")
-                            info["accepted"] = "library"
-                            break
-                else:
-                    info["accepted"] = "portfolio"
+            if self.gp and library_best is not None and library_best.loss <= self.accept_loss:
+                say(f"auto: the library's formula reaches L <= {self.accept_loss:g}; no GP needed")
+                info["accepted"] = "library"
+            elif self.gp:
+                self._portfolio(reduced, substitution, problem, library_best, seed, candidates, info, say)
         except KeyboardInterrupt:
             self.interrupted_ = True
             say("auto: interrupted; returning the formulas found so far")
         front = self._final_front(candidates, problem, say)
         info["seconds"] = time.monotonic() - start
         return front
+
+    @staticmethod
+    def _check_units(problem: SearchProblem, info: dict, say: Progress) -> None:
+        """Warn when the inputs' spreads differ by orders of magnitude (raw-unit gradients would
+        then be dominated by the narrowest inputs; L here is compared in spread units)."""
+        spread = np.std(problem.x, axis=0)
+        spread = spread[spread > 0]
+        ratio = float(spread.max() / spread.min()) if len(spread) else 1.0
+        if ratio >= 100:
+            how = ("gradients are compared in units of each input's spread" if problem.scale is not None
+                   else "raw-unit gradients are dominated by the narrowest inputs")
+            info["scale_warning"] = f"the inputs' spreads differ {ratio:.3g}-fold; {how}"
+            say(f"auto: warning: {info['scale_warning']}")
+
+    def _library(self, problem: SearchProblem) -> LibraryBackend:
+        """The library fit; unless set in ``library``, its term budget grows with the inputs
+        searched (one term per input, 4 to 12), so a sum over every input is reachable."""
+        budget = min(max(4, problem.n_features), 12)
+        return LibraryBackend(**{"max_terms": budget, **self.library_options, "screen": False})
+
+    def _remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _cut(self, step: str, say: Progress) -> None:
+        """Record that ``step`` was cut short by the time limit."""
+        self.info_.setdefault("cut_short", []).append(step)
+        say(f"auto: time limit of {self.time_limit:g} s reached; {step}")
+
+    def _portfolio(self, reduced: SearchProblem, substitution: dict, problem: SearchProblem, library_best: Entry | None,
+                   seed: int, candidates: list, info: dict, say: Progress) -> None:
+        # without decision margins every band is the whole problem: run it once
+        bands = self.gp_bands if reduced.margin is not None else (None,)
+        runs = [(band, seed + k) for band in bands for k in range(self.gp_seeds)]
+        for index, (band, run_seed) in enumerate(runs):
+            remaining = self._remaining()
+            if remaining < 2.0:
+                self._cut(f"{len(runs) - index} of {len(runs)} GP runs skipped", say)
+                return
+            target = reduced if band is None else reduced.band(band)
+            if len(target.x) < 20:
+                continue
+            say(f"auto: GP run {index + 1}/{len(runs)} (band {band or 'all'}, seed {run_seed})")
+            # constant polishing after the run costs seconds; skip it when the clock is nearly spent
+            operon = self._operon(min(self.gp_time_limit, remaining), polish=remaining > 0.25 * self.time_limit)
+            gp_front = self._back(operon.search(target, seed=run_seed, progress=say), reduced, substitution, "operon")
+            candidates += [(e.sympy(problem.feature_names), e.source) for e in gp_front]
+            stop = operon.stats_.get("stop_reason")
+            if stop == "interrupted":
+                raise KeyboardInterrupt
+            if stop == "time limit reached" and self._remaining() < 2.0:
+                self._cut(f"GP run {index + 1} of {len(runs)} stopped by the clock", say)
+            if index == 0 and library_best is not None and len(gp_front):
+                gp_best = select(gp_front)
+                if not gp_best.loss * self.accept_factor < library_best.loss:
+                    say(f"auto: GP ({gp_best.expression}, L {gp_best.loss:.3g}) does not beat the library "
+                        f"{self.accept_factor:g}-fold; accepting the library result")
+                    info["accepted"] = "library"
+                    return
+        info["accepted"] = "portfolio"
 
     def _screen(self, problem: SearchProblem, info: dict, say: Progress) -> SearchProblem:
         if not (self.screen or self.force_inputs) or problem.n_features == 1:
@@ -171,7 +232,7 @@ class AutoBackend:
         if not self.symmetry or sub.n_features < 2:
             info["symmetries"] = []
             return sub, {}
-        found = detect_symmetries(sub.x, sub.directions, sub.feature_names, threshold=self.symmetry_threshold)
+        found = detect_symmetries(sub.x, sub.raw_directions(), sub.feature_names, threshold=self.symmetry_threshold)
         info["symmetries"] = [{"kind": s.kind, "expression": str(s.expression(sub.feature_names)),
                                "statistic": float(s.statistic)} for s in found]
         if not found:
@@ -204,9 +265,13 @@ class AutoBackend:
 
     def _final_front(self, candidates: list, problem: SearchProblem, say: Progress) -> Front:
         entries: dict[str, Entry] = {}
+        cut = False
         for expr, source in candidates:
             scored = []
-            for form in (expr, self._canonical(expr, problem)):
+            if not cut and self._remaining() < 0:
+                cut = True
+                self._cut("the remaining candidates are kept without canonical forms", say)
+            for form in ((expr,) if cut else (expr, self._canonical(expr, problem))):
                 try:
                     scored.append(Entry.from_expr(form, problem, source=source,
                                                   train_loss=problem.loss(form, holdout=False)))

@@ -9,6 +9,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import sympy as sp
 
+from ..errors import SymgradError
 from ..expressions import complexity, gradient_function, parse_formula
 from .loss import alignment_loss, unit_rows
 
@@ -17,17 +18,24 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SearchProblem:
-    """Points and target directions for one neuron, in the user's raw input units.
+    """Points and target directions for one neuron; formulas are in the user's raw input units.
+
+    Gradients are compared in units of each input's spread (docs/method.md, "Units"): with
+    ``scale`` s (the inputs' standard deviations), a raw gradient G is compared as G * s, the
+    chain rule through the standardisation z = x / s. Then L, screening and every decision
+    built on them do not change when a column changes its unit. ``directions`` are already in
+    these units (build the problem with ``in_spread_units``); without ``scale`` raw units are used.
 
     Attributes:
-        x: (n, d) search points.
-        directions: (n, d) unit normalised neuron gradients at ``x``.
+        x: (n, d) search points (raw units).
+        directions: (n, d) unit normalised neuron gradients at ``x``, in spread units.
         x_holdout: (m, d) held-out points used to re-score every candidate.
-        directions_holdout: (m, d) unit directions at ``x_holdout``.
+        directions_holdout: (m, d) unit directions at ``x_holdout``, in spread units.
         feature_names: d names; formulas are sympy expressions over these.
         oriented: score with the orientation-sensitive loss instead of the sign-invariant one.
         margin: optional (n,) decision margin of the network at ``x`` (|logit| for binary),
             used to search narrower bands around the decision boundary.
+        scale: optional (d,) positive spread of each input (None: raw units, all ones).
     """
 
     x: np.ndarray
@@ -37,16 +45,49 @@ class SearchProblem:
     feature_names: tuple[str, ...]
     oriented: bool = False
     margin: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
 
+    @property
+    def spread(self) -> np.ndarray:
+        """(d,) the factor applied to raw gradient components (ones without ``scale``)."""
+        return np.ones(self.n_features) if self.scale is None else np.asarray(self.scale, dtype=np.float64)
+
+    def in_spread_units(self, scale: np.ndarray) -> "SearchProblem":
+        """This problem, whose directions are raw-unit gradients, compared in units of ``scale``.
+
+        Args:
+            scale: (d,) spread of each input, e.g. its standard deviation on the training data;
+                zero or non-finite entries (constant columns) count as 1.
+
+        Returns:
+            The problem with directions multiplied by ``scale`` and renormalised, and ``scale`` set.
+        """
+        if self.scale is not None:
+            raise SymgradError("this problem is already in spread units")
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        if scale.shape != (self.n_features,):
+            raise SymgradError(f"scale has {scale.shape[0]} entries; expected one per input ({self.n_features})")
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return dataclasses.replace(self, directions=unit_rows(self.directions * scale),
+                                   directions_holdout=unit_rows(self.directions_holdout * scale), scale=scale)
+
+    def raw_directions(self, *, holdout: bool = False) -> np.ndarray:
+        """(n, d) unit directions in raw units (what the neuron's gradient is in the user's units)."""
+        return unit_rows((self.directions_holdout if holdout else self.directions) / self.spread)
+
+    def scaled(self, gradients: np.ndarray) -> np.ndarray:
+        """Raw-unit gradients (n, d) in spread units, ready to compare with ``directions``."""
+        return gradients if self.scale is None else gradients * self.spread
+
     def loss(self, expr: sp.Expr, *, holdout: bool = True) -> float:
         """Alignment loss of ``expr`` on the held-out (default) or the search points."""
         x, n = (self.x_holdout, self.directions_holdout) if holdout else (self.x, self.directions)
         grads = gradient_function(expr, self.feature_names)(x)
-        return alignment_loss(grads, n, oriented=self.oriented)
+        return alignment_loss(self.scaled(grads), n, oriented=self.oriented)
 
     def subset(self, columns: Sequence[int]) -> "SearchProblem":
         """The same problem restricted to the input ``columns`` (directions renormalised)."""
@@ -54,7 +95,8 @@ class SearchProblem:
         return dataclasses.replace(
             self, x=self.x[:, cols], directions=unit_rows(self.directions[:, cols]),
             x_holdout=self.x_holdout[:, cols], directions_holdout=unit_rows(self.directions_holdout[:, cols]),
-            feature_names=tuple(self.feature_names[i] for i in cols))
+            feature_names=tuple(self.feature_names[i] for i in cols),
+            scale=None if self.scale is None else self.spread[cols])
 
     def band(self, max_margin: float) -> "SearchProblem":
         """The search points whose decision margin is below ``max_margin`` (held-out points kept)."""

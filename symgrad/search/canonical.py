@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import sympy as sp
 
@@ -56,7 +58,8 @@ def canonicalize(expr: sp.Expr, problem: SearchProblem | None = None, *, toleran
             raise SymgradError(f"formula {str(current)!r} uses {unknown}, which are not features of the problem "
                                f"{list(problem.feature_names)}")
     for _ in range(_MAX_PASSES):
-        stripped = normalize_scale(strip_monotone(current, problem, oriented=oriented), oriented=oriented)
+        stripped = normalize_scale(strip_monotone(current, problem, oriented=oriented), oriented=oriented,
+                                   order=problem.feature_names if problem is not None else ())
         snapped = _snap_best_scale(stripped, problem, tolerance, oriented)
         if snapped == current:
             break
@@ -113,7 +116,7 @@ def _strip_once(expr: sp.Expr, symbols: list[sp.Symbol], problem: SearchProblem 
     return None
 
 
-def normalize_scale(expr: sp.Expr, *, oriented: bool = False) -> sp.Expr:
+def normalize_scale(expr: sp.Expr, *, oriented: bool = False, order: Sequence[str] = ()) -> sp.Expr:
     """Divide out the overall scale of a sum of terms.
 
     Exact (integer, rational, symbolic) coefficients become coprime integers (sympy's
@@ -131,6 +134,14 @@ def normalize_scale(expr: sp.Expr, *, oriented: bool = False) -> sp.Expr:
     if any(m is None for m in magnitudes):
         return expr
     reference = int(np.argmax(np.abs(magnitudes)))
+    if order:
+        # on ties the term of the earliest input column is the reference, not the first in
+        # sympy's name-based order: renaming the columns must not flip the formula's sign
+        top = abs(magnitudes[reference])
+        ties = [i for i, m in enumerate(magnitudes) if abs(m) >= top * (1 - 1e-12)]
+        position = {name: i for i, name in enumerate(order)}
+        reference = min(ties, key=lambda i: (sorted(position.get(str(s), len(position))
+                                                    for s in split[i][1].free_symbols), ties.index(i)))
     if any(c.has(sp.Float) for c, _ in split):
         ref_coeff = split[reference][0]
         sign = -1 if (oriented and magnitudes[reference] < 0) else 1
@@ -191,7 +202,8 @@ def _snap_best_scale(expr: sp.Expr, problem: SearchProblem | None, tolerance: fl
                      oriented: bool) -> sp.Expr:
     """Snap with the largest coefficient as unit; if floats remain, also try each other term
     as unit (0.4·x0 + x1 snaps as x0 + 5/2·x1) and keep the result with fewest floats."""
-    best = normalize_scale(snap_constants(expr, problem, tolerance), oriented=oriented)
+    order = problem.feature_names if problem is not None else ()
+    best = normalize_scale(snap_constants(expr, problem, tolerance), oriented=oriented, order=order)
     if problem is None or not best.atoms(sp.Float) or not expr.is_Add:
         return best
     symbols = sorted(expr.free_symbols, key=str)
@@ -203,7 +215,7 @@ def _snap_best_scale(expr: sp.Expr, problem: SearchProblem | None, tolerance: fl
             continue
         divisor = abs(coeff) if oriented else coeff
         rescaled = sp.Add(*[term / divisor for term in expr.as_ordered_terms()])
-        trial = normalize_scale(snap_constants(rescaled, problem, tolerance), oriented=oriented)
+        trial = normalize_scale(snap_constants(rescaled, problem, tolerance), oriented=oriented, order=order)
         key = (len(trial.atoms(sp.Float)), complexity(trial))
         # A small reference makes every other coefficient large, and large numbers snap to
         # rationals all too easily: keep such a rescaling only if it yields plain numbers.

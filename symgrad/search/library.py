@@ -32,6 +32,8 @@ _RERANK = 10
 _FAMILY_COST = {"linear": 1, "square": 2, "product": 2, "cube": 3, "inverse": 3, "log": 3, "exp": 3,
                 "sin": 4, "cos": 4}
 _BEAM = 20
+# Largest support: beyond a dozen terms a closed form is no longer read as one.
+MAX_TERMS = 16
 _CHUNK = 4096
 # exp(x) beyond this spans > 1e21 across the data: useless as a term and risks overflow.
 _MAX_EXP_ARGUMENT = 50.0
@@ -147,8 +149,8 @@ class LibraryBackend:
                  screen: bool = True, screen_threshold: float = 0.1, max_combinations: int = 100000,
                  tolerance: float = 1.25, near_tie: float = 1.3,
                  force_inputs: Sequence[str] | None = None) -> None:
-        if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= 8:
-            raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to 8")
+        if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= MAX_TERMS:
+            raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to {MAX_TERMS}")
         if not _is_number(elbow_factor) or not elbow_factor > 1:
             raise SymgradError(f"elbow_factor {elbow_factor!r} is not allowed; use a number > 1")
         if isinstance(include, str):
@@ -223,7 +225,7 @@ class LibraryBackend:
         terms = build_library(sub.x, sub.x_holdout, sub.feature_names, self.include)
         if not terms:
             raise SymgradError(f"the term families {list(self.include)} give no usable term on these inputs")
-        gradients, scales = _scaled_gradients(terms, sub.x, sub.n_features)
+        gradients, scales = _scaled_gradients(terms, sub.x, sub.spread)
         n = sub.x.shape[0]
         a_matrix, b_matrix = _quadratic_forms(gradients, sub.directions)
         m = len(terms)
@@ -335,13 +337,14 @@ def term_gradients(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Term gradients with each column scaled to unit root-mean-square norm, and the scales.
+def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Term gradients in spread units (rows times ``spread`` (d,)) with each column scaled to
+    unit root-mean-square norm, and the column scales.
 
-    The scaling equalises terms such as exp(x) and x (conditioning of B) and makes the
+    The column scaling equalises terms such as exp(x) and x (conditioning of B) and makes the
     ridge relative; coefficients are divided by the scales again afterwards.
     """
-    gradients = term_gradients(terms, x)
+    gradients = term_gradients(terms, x) * spread[None, :, None]
     gradients[~np.isfinite(gradients)] = 0.0
     scales = np.sqrt(np.mean(np.sum(gradients**2, axis=1), axis=0))
     scales = np.where(scales > 0, scales, 1.0)

@@ -75,6 +75,11 @@ class OperonBackend:
         time_limit: wall-clock seconds for the evolutionary run (polishing comes after it).
         max_evaluations: candidate evaluations before stopping; None for no limit.
         loss_threshold: stop as soon as a candidate reaches this L; None to never stop early.
+        stall_evaluations: stop once this many evaluations passed without the best train L
+            falling ``stall_factor``-fold below its value at the last such improvement; None to
+            never stop on stagnation. Counted in evaluations, not seconds, so the same seed
+            still gives the same front.
+        stall_factor: improvement (> 1) that counts as progress for ``stall_evaluations``.
         max_points: search points used for evolution (a seeded random subset if there are more).
         finite_difference_step: step h relative to each input's standard deviation.
         finite_differences: ``"central"`` (2d+1 stacked blocks) or ``"forward"`` (d+1, faster,
@@ -99,7 +104,8 @@ class OperonBackend:
                  coefficients: str = "integer", integer_range: int = 5, parsimony: float = 0.0,
                  complexity_weights: Mapping[str, float] | None = None,
                  time_limit: float | None = 60.0, max_evaluations: int | None = None,
-                 loss_threshold: float | None = None, max_points: int = 1000,
+                 loss_threshold: float | None = None, stall_evaluations: int | None = None,
+                 stall_factor: float = 1.1, max_points: int = 1000,
                  finite_difference_step: float = 1e-2, finite_differences: str = "central",
                  polish: bool = True, per_length: int = 2, objective: str = "pareto") -> None:
         if isinstance(operators, str) or not isinstance(operators, Sequence) or not operators:
@@ -133,6 +139,9 @@ class OperonBackend:
             "max_evaluations", max_evaluations, 1, 10**15)
         self.loss_threshold = None if loss_threshold is None else _check_float(
             "loss_threshold", loss_threshold, 0.0, 2.0)
+        self.stall_evaluations = None if stall_evaluations is None else _check_int(
+            "stall_evaluations", stall_evaluations, 1, 10**15)
+        self.stall_factor = _check_float("stall_factor", stall_factor, 1.0, math.inf, open_low=True)
         self.max_points = _check_int("max_points", max_points, 2, 10**8)
         self.finite_difference_step = _check_float("finite_difference_step", finite_difference_step, 0.0, 1.0,
                                                    open_low=True)
@@ -204,20 +213,25 @@ class _GradientFitness:
 
     def __init__(self, backend: OperonBackend, directions: np.ndarray, forward_steps: np.ndarray,
                  backward_steps: np.ndarray | None, oriented: bool, archive: _Archive,
-                 variable_of_hash: dict[int, int]) -> None:
+                 variable_of_hash: dict[int, int], spread: np.ndarray | None = None) -> None:
         self.backend = backend
         self.directions = directions
         self.directions_t = np.ascontiguousarray(directions.T)
         # (d, n) reciprocal steps: forward, backward and across both sides
-        self.inverse_forward = 1.0 / forward_steps
+        # times each input's spread (d, 1): the differences come out in spread units directly
+        spread = np.ones((directions.shape[1], 1)) if spread is None else np.asarray(spread, dtype=np.float64)[:, None]
+        self.inverse_forward = spread / forward_steps
         if backward_steps is not None:
-            self.inverse_backward = 1.0 / backward_steps
-            self.inverse_central = 1.0 / (forward_steps + backward_steps)
+            self.inverse_backward = spread / backward_steps
+            self.inverse_central = spread / (forward_steps + backward_steps)
         self.oriented = oriented
         self.archive = archive
         self.variable_of_hash = variable_of_hash
         self.weights = backend.complexity_weights
         self.evaluations = 0
+        # stagnation: the best L at the last stall_factor-fold improvement, and when it happened
+        self.mark_loss = math.inf
+        self.mark_evaluation = 0
         self.stop_reason: str | None = None
         self.messages: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.deadline = math.inf
@@ -296,8 +310,17 @@ class _GradientFitness:
             self.request_stop(f"reached L <= {backend.loss_threshold:g}")
         elif backend.max_evaluations is not None and self.evaluations >= backend.max_evaluations:
             self.request_stop("evaluation budget spent")
+        elif backend.stall_evaluations is not None and self._stalled(loss):
+            self.request_stop(f"no {backend.stall_factor:g}-fold improvement in {backend.stall_evaluations} "
+                              "evaluations")
         elif time.monotonic() > self.deadline:
             self.request_stop("time limit reached")
+
+    def _stalled(self, loss: float) -> bool:
+        if loss * self.backend.stall_factor < self.mark_loss:
+            self.mark_loss, self.mark_evaluation = loss, self.evaluations
+            return False
+        return self.evaluations - self.mark_evaluation >= self.backend.stall_evaluations
 
     def report_generation(self, generation: int) -> None:
         """Operon's per-generation callback: queue a status line (at most about one a second)."""
@@ -386,7 +409,8 @@ class _OperonRun:
         self.archive = _Archive(per_length=backend.per_length)
         variable_of_hash = {v.Hash: v.Index for v in variables[:-1]}
         self.fitness = _GradientFitness(backend, directions, forward_steps, backward_steps,
-                                        self.problem.oriented, self.archive, variable_of_hash)
+                                        self.problem.oriented, self.archive, variable_of_hash,
+                                        self.problem.spread)
         self.fitness.operon, self.fitness.dtable = op, self.dtable
         self.fitness.dataset, self.fitness.rows = self.dataset, self.rows
         # budgets are counted in the fitness callback (Operon's own count differs per evaluator

@@ -77,7 +77,7 @@ def polish_constants(expr: sp.Expr, problem: SearchProblem, *, max_parameters: i
         with np.errstate(all="ignore"):
             parts = gradient(*columns, *theta)
             grads = np.column_stack([np.broadcast_to(np.asarray(p, dtype=np.float64), (n,)) for p in parts])
-        return alignment_loss(grads, directions, oriented=problem.oriented)
+        return alignment_loss(problem.scaled(grads), directions, oriented=problem.oriented)
 
     theta0 = np.array(start)
     best_start = loss(theta0)

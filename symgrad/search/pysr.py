@@ -476,7 +476,7 @@ class PySRBackend:
         say(f"pysr: searching {len(problem.x)} points, max_size={options.max_size}, "
             f"time_limit={options.time_limit} s")
         try:
-            model.fit(**fit_arguments(problem.x, problem.directions, options))
+            model.fit(**fit_arguments(problem.x, problem.raw_directions(), options))
         except BaseException as exc:
             if not _is_interrupt(exc):
                 raise

@@ -11,17 +11,32 @@ RULES = ("knee", "elbow", "within", "best")
 DEFAULT_FACTORS = {"knee": 1.2, "elbow": 5.0, "within": 2.0, "best": 1.0}
 # Held-out losses below this are round-off: 1e-14 is not "100x better" than 1e-12.
 LOSS_FLOOR = 1e-10
+# The knee and elbow rules choose only among entries within this factor of the front's lowest
+# held-out L (or at most NOISE_LEVEL): formulas fitting network noise reached 1.1-2.1x below
+# the truth on the paper concepts, while the per-node price of the knee rule can prefer a
+# formula 10-60x worse than a faithful many-term sum on the same front.
+FIDELITY_FACTOR = 4.0
+# L this low is within the noise floor of trained networks (1e-4 to 5e-3): not worth a trade.
+NOISE_LEVEL = 0.002
 
 
 def select(front: Front, rule: str = "knee", factor: float | None = None, *,
-           floor: float = LOSS_FLOOR) -> Entry:
+           floor: float = LOSS_FLOOR, fidelity_factor: float | None = FIDELITY_FACTOR) -> Entry:
     """Pick one entry of ``front`` by its held-out loss and complexity.
 
     Only the Pareto entries are considered (sorted by complexity, each strictly better than
     every simpler one); entries with a non-finite loss are ignored. Losses are compared after
     raising them to ``floor``, so entries that are all exact up to round-off count as ties.
     Relative rules are used because no cheap absolute noise floor exists for network
-    gradients (METHOD §6).
+    gradients (docs/method.md, "Choosing the formula").
+
+    Fidelity guard: "knee" and "elbow" choose only among the entries whose loss is at most
+    ``fidelity_factor`` times the front's lowest loss, or at most ``NOISE_LEVEL``. A per-node
+    price makes every extra term of a sum of many similar terms pay for itself, which a
+    10-term additive concept cannot (each 4-node term must halve L): without the guard the
+    knee chose a single input (L 0.73) over the faithful 10-term sum (L 0.011) on the same
+    front. Noise-fitting formulas sit 1.1-2.1x below the truth, inside the guard, so the
+    per-node price still rejects them.
 
     Rules:
         "knee" (default, ``factor`` 1.2): the entry minimising ``loss * factor**complexity``,
@@ -47,6 +62,7 @@ def select(front: Front, rule: str = "knee", factor: float | None = None, *,
         rule: one of ``RULES``.
         factor: the rule's factor (> 1 for "elbow", >= 1 for "within"); None for its default.
         floor: losses below this count as equal to it.
+        fidelity_factor: the guard's factor (>= 1); None switches the guard off.
 
     Returns:
         The chosen entry.
@@ -65,10 +81,16 @@ def select(front: Front, rule: str = "knee", factor: float | None = None, *,
         raise SymgradError(f"selection factor {factor!r} is not allowed for rule {rule!r}; use {allowed}")
     if not isinstance(floor, (int, float)) or not math.isfinite(floor) or floor < 0:
         raise SymgradError(f"loss floor {floor!r} is not allowed; use a finite number >= 0")
+    if fidelity_factor is not None and (isinstance(fidelity_factor, bool) or not isinstance(fidelity_factor, (int, float))
+                                        or not math.isfinite(fidelity_factor) or fidelity_factor < 1):
+        raise SymgradError(f"fidelity factor {fidelity_factor!r} is not allowed; use a number >= 1 or None")
     finite = Front(tuple(e for e in front.entries if math.isfinite(e.loss)))
     candidates = finite.pareto().entries
     if not candidates:
         raise SymgradError("the front has no entry with a finite loss to select from")
+    if fidelity_factor is not None and rule in ("knee", "elbow"):
+        limit = max(fidelity_factor * max(min(e.loss for e in candidates), floor), NOISE_LEVEL)
+        candidates = tuple(e for e in candidates if e.loss <= limit)
 
     def floored(entry: Entry) -> float:
         return max(entry.loss, floor)

@@ -224,11 +224,15 @@ def reduce_problem(problem: SearchProblem,
         norms = np.linalg.norm(reduced_n, axis=1, keepdims=True)
         return reduced_x, reduced_n / np.where(norms > 0, norms, 1.0)
 
-    x, n = reduce(np.asarray(problem.x, dtype=np.float64), np.asarray(problem.directions, dtype=np.float64))
-    xh, nh = reduce(np.asarray(problem.x_holdout, dtype=np.float64),
-                    np.asarray(problem.directions_holdout, dtype=np.float64))
+    # the reduction works on raw-unit gradients; the reduced problem gets its own spread units
+    x, n = reduce(np.asarray(problem.x, dtype=np.float64), problem.raw_directions())
+    xh, nh = reduce(np.asarray(problem.x_holdout, dtype=np.float64), problem.raw_directions(holdout=True))
     reduced = dataclasses.replace(problem, x=x, directions=n, x_holdout=xh, directions_holdout=nh,
-                                  feature_names=tuple(names))
+                                  feature_names=tuple(names), scale=None)
+    if problem.scale is not None:
+        spread = problem.spread
+        reduced = reduced.in_spread_units(np.array([spread[c] if isinstance(c, int) else np.std(c.values(problem.x))
+                                                    for c in columns]))
     return reduced, substitution
 
 

@@ -1,0 +1,233 @@
+"""The batch's record: item states, and summary.csv / summary.md / summary.html built from the run
+directories, each rewritten atomically so that an interrupted batch always leaves a valid summary."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .batch_grid import Batch, Item, neuron_tag
+from .batch_work import ERROR_FILE, NETWORK_FILE
+from .config import dump
+from .runs import write_json
+
+COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
+           "verdict", "seconds", "run_dir", "error", "network", "test_accuracy", "points", "n_points",
+           "faithful_loss", "recovered")
+STATE_FILE = "state.json"
+STATUSES = ("finished", "failed", "interrupted", "running", "pending")
+
+
+def run_dir(batch_dir: Path, item: Item) -> Path:
+    return batch_dir / "runs" / item.id
+
+
+def network_dir(batch_dir: Path, network_id: str) -> Path:
+    return batch_dir / "networks" / network_id
+
+
+def load_state(batch_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per item id: status, seconds and error recorded by earlier runs of the batch."""
+    try:
+        return dict(json.loads((batch_dir / STATE_FILE).read_text()).get("items", {}))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_state(batch_dir: Path, state: dict[str, dict[str, Any]]) -> None:
+    write_json(batch_dir / STATE_FILE, {"items": state})
+
+
+def _result(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def item_finished(batch_dir: Path, item: Item) -> bool:
+    """Whether the item's run directory holds a finished run of exactly the item's config."""
+    path = run_dir(batch_dir, item)
+    result = _result(path)
+    if result is None or result.get("status") != "finished":
+        return False
+    try:
+        return (path / "config.yaml").read_text() == dump(item.config)
+    except OSError:
+        return False
+
+
+def item_row(batch_dir: Path, item: Item, record: dict[str, Any] | None) -> dict[str, Any]:
+    """One summary row: the item, what its run directory holds and what the batch recorded."""
+    record = record or {}
+    status = record.get("status", "pending")
+    path = run_dir(batch_dir, item)
+    row: dict[str, Any] = {c: "" for c in COLUMNS}
+    row.update(item=item.id, config=item.config_name, seed=item.seed, neuron=item.neuron.describe(),
+               status=status, network=item.network, error=record.get("error", ""),
+               seconds=_round(record.get("seconds")), run_dir=os.path.relpath(path, batch_dir) if path.exists() else "")
+    result = _result(path) if status in ("finished", "interrupted") else None
+    if result is None:
+        return row
+    model = result.get("model") or {}
+    gradients = (result.get("gradients") or {}).get("search") or {}
+    row.update(test_accuracy=_round(model.get("test_accuracy"), 4), points=gradients.get("region", ""),
+               n_points=gradients.get("subsampled_to", gradients.get("kept", "")),
+               verdict=(result.get("verdict") or {}).get("kind", ""))
+    best = result.get("best")
+    if best:
+        row.update(expression=best["expression"], complexity=best["complexity"], loss=_number(best["loss"]),
+                   boundary_agreement=_round((best.get("metrics") or {}).get("boundary_agreement"), 4))
+    truth = result.get("truth") or {}
+    # a known concept is the network's decision, not what a hidden unit computes
+    if "faithful_loss" in truth and item.neuron.kind != "hidden":
+        row.update(faithful_loss=_number(truth["faithful_loss"]), recovered=bool(truth.get("recovered_faithful")))
+    return row
+
+
+def _number(value: Any) -> Any:
+    return "" if value is None else float(f"{float(value):.4g}")
+
+
+def _round(value: Any, digits: int = 2) -> Any:
+    return "" if value is None else round(float(value), digits)
+
+
+def rows(batch: Batch, batch_dir: Path, state: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item_row(batch_dir, item, state.get(item.id)) for item in batch.items]
+
+
+def counts(table: list[dict[str, Any]]) -> dict[str, int]:
+    out = {status: sum(r["status"] == status for r in table) for status in STATUSES}
+    out["faithful"] = sum(r["verdict"] == "faithful" for r in table)
+    out["with_truth"] = sum(r["recovered"] != "" for r in table)
+    out["recovered"] = sum(r["recovered"] is True for r in table)
+    return out
+
+
+def write_summary(batch: Batch, batch_dir: Path, state: dict[str, dict[str, Any]], *,
+                  executor: str = "") -> list[dict[str, Any]]:
+    """Rewrite state.json, summary.csv, summary.md and summary.html (each atomically)."""
+    save_state(batch_dir, state)
+    table = rows(batch, batch_dir, state)
+    _atomic(batch_dir / "summary.csv", _csv(table))
+    _atomic(batch_dir / "summary.md", _markdown(batch, table, executor))
+    _atomic(batch_dir / "summary.html", _html(batch, batch_dir, table, executor))
+    return table
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _csv(table: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
+def _headline(batch: Batch, table: list[dict[str, Any]], executor: str) -> list[str]:
+    c = counts(table)
+    seconds = sum(r["seconds"] for r in table if r["seconds"] != "")
+    lines = [f"{len(table)} items on {len(batch.networks)} network{'s' if len(batch.networks) != 1 else ''}: "
+             f"{c['finished']} finished, {c['failed']} failed, {c['interrupted']} interrupted, "
+             f"{c['running']} running, {c['pending']} pending; {c['faithful']} with a faithful formula."]
+    if c["with_truth"]:
+        lines.append(f"Known concepts recovered (faithful L < 0.01 against the truth): {c['recovered']} of "
+                     f"{c['with_truth']} finished items that have one.")
+    lines.append(f"Item seconds, summed: {seconds:.0f}{f'; ran on {executor}' if executor else ''}; "
+                 f"written {time.strftime('%Y-%m-%d %H:%M:%S')}.")
+    return lines
+
+
+def _per_config(table: list[dict[str, Any]]) -> list[tuple[str, int, int, int, str, float]]:
+    out = []
+    for config in dict.fromkeys(r["config"] for r in table):
+        mine = [r for r in table if r["config"] == config]
+        truth = [r for r in mine if r["recovered"] != ""]
+        recovered = f"{sum(r['recovered'] is True for r in truth)}/{len(truth)}" if truth else "n/a"
+        out.append((config, len(mine), sum(r["status"] == "finished" for r in mine),
+                    sum(r["verdict"] == "faithful" for r in mine), recovered,
+                    sum(r["seconds"] for r in mine if r["seconds"] != "")))
+    return out
+
+
+def _markdown(batch: Batch, table: list[dict[str, Any]], executor: str) -> str:
+    lines = [f"# Batch {batch.name}", "", *_headline(batch, table, executor), ""]
+    if len({r["config"] for r in table}) > 1:
+        lines += ["| config | items | finished | faithful | recovered | seconds |", "|---|---|---|---|---|---|"]
+        lines += [f"| {c} | {n} | {f} | {fa} | {rec} | {s:.0f} |" for c, n, f, fa, rec, s in _per_config(table)]
+        lines.append("")
+    lines += ["| item | neuron | status | formula | complexity | L | agreement | verdict | seconds |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        formula = f"`{r['expression']}`" if r["expression"] else (r["error"] or "")
+        lines.append(f"| {r['item']} | {r['neuron']} | {r['status']} | {formula.replace('|', '/')} | {r['complexity']} "
+                     f"| {r['loss']} | {r['boundary_agreement']} | {r['verdict']} | {r['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222}
+h1{font-size:26px}h2{font-size:19px;margin-top:28px;color:#2b4c7e}
+table{border-collapse:collapse;margin:8px 0;font-size:14px}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f0f3f8}
+code{font-size:13px}.failed{color:#a00}.faithful{color:#070}.not_found{color:#a60}.pending,.running{color:#777}"""
+
+
+def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: str) -> str:
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Batch {e(batch.name)}</title>"
+             f"<style>{_STYLE}</style></head><body><h1>Batch {e(batch.name)}</h1>"]
+    parts += [f"<p>{e(line)}</p>" for line in _headline(batch, table, executor)]
+    parts.append("<p><a href='summary.csv'>summary.csv</a> · <a href='summary.md'>summary.md</a></p>")
+    if len({r["config"] for r in table}) > 1:
+        parts.append("<table><tr><th>config</th><th>items</th><th>finished</th><th>faithful</th><th>recovered</th>"
+                     "<th>seconds</th></tr>")
+        parts += [f"<tr><td>{e(c)}</td><td>{n}</td><td>{f}</td><td>{fa}</td><td>{rec}</td><td>{s:.0f}</td></tr>"
+                  for c, n, f, fa, rec, s in _per_config(table)]
+        parts.append("</table>")
+    by_item = {r["item"]: r for r in table}
+    for network in batch.networks:
+        items = batch.items_of(network.id)
+        parts.append(f"<h2>Network {e(network.id)}</h2><p>{e(_network_line(batch_dir, network))}</p>")
+        parts.append("<table><tr><th>neuron</th><th>status</th><th>formula</th><th>complexity</th><th>L</th>"
+                     "<th>agreement</th><th>verdict</th><th>points</th><th>seconds</th><th>report</th></tr>")
+        for item in items:
+            r = by_item[item.id]
+            formula = f"<code>{e(r['expression'])}</code>" if r["expression"] else e(r["error"])
+            report = Path(r["run_dir"]) / "report.html" if r["run_dir"] else None
+            link = f"<a href='{e(report.as_posix())}'>report</a>" if report and (batch_dir / report).is_file() else ""
+            if not link and r["run_dir"] and (batch_dir / r["run_dir"] / ERROR_FILE).is_file():
+                link = f"<a href='{e((Path(r['run_dir']) / ERROR_FILE).as_posix())}'>traceback</a>"
+            parts.append(f"<tr id='{e(neuron_tag(item.neuron))}'><td>{e(r['neuron'])}</td>"
+                         f"<td class='{e(r['status'])}'>{e(r['status'])}</td><td>{formula}</td><td>{r['complexity']}</td>"
+                         f"<td>{r['loss']}</td><td>{r['boundary_agreement']}</td>"
+                         f"<td class='{e(str(r['verdict']))}'>{e(str(r['verdict']))}</td><td>{r['n_points']}</td>"
+                         f"<td>{r['seconds']}</td><td>{link}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _network_line(batch_dir: Path, network) -> str:
+    config = network.config
+    data = config["data"]
+    source = data["concept"] or data["formula"] or data["path"]
+    line = (f"data {source}, seed {config['seed']}, {config['model']['hidden']} {config['model']['activation']} "
+            f"MLP, {config['train']['epochs']} epochs")
+    try:
+        record = json.loads((network_dir(batch_dir, network.id) / NETWORK_FILE).read_text())
+        line += f"; test accuracy {record['test_accuracy']:.4f}, trained in {record['seconds']:.1f} s"
+    except (OSError, ValueError, KeyError):
+        line += "; not trained yet"
+    return line
