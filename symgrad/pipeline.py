@@ -13,6 +13,7 @@ import numpy as np
 from . import config as config_mod
 from .assess import Evidence, assess_front
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
+from .data.datasets import keep_classes, load_shipped
 from .data.tables import Dataset, Split, load_csv, split_dataset
 from .errors import SymgradError
 from .model import Classifier
@@ -48,9 +49,16 @@ def load_data(config: dict[str, Any]) -> tuple[Dataset, Concept | None]:
             raise SymgradError(f"data.formula {data['formula']!r} with threshold {data['threshold']} labels every point "
                                f"{int(dataset.y[0])} on [{data['low']}, {data['high']}); change the threshold or domain")
         return dataset, concept
-    if data["path"] is None:
-        raise SymgradError("no data given; set data.concept, data.formula or data.path (points are needed for gradients)")
-    return load_csv(data["path"], label=data["label"], features=data["features"]), None
+    if data["dataset"] is not None:
+        dataset = load_shipped(data["dataset"], label=data["label"], features=data["features"])
+    elif data["path"] is not None:
+        dataset = load_csv(data["path"], label=data["label"], features=data["features"])
+    else:
+        raise SymgradError("no data given; set data.concept, data.formula, data.path or data.dataset (points are "
+                           "needed for gradients)")
+    if data["classes"] is not None:
+        dataset = keep_classes(dataset, [str(c) for c in data["classes"]])
+    return dataset, None
 
 
 def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
