@@ -122,9 +122,8 @@ def trained_case(concept_id: str, seed: int) -> Case:
     return Case("c", concept_id, seed, concept, problem, note)
 
 
-def _symmetries(backend: Any) -> str:
-    info = getattr(backend, "info_", None)
-    if not isinstance(info, dict) or "symmetries" not in info:
+def _symmetries(info: dict[str, Any]) -> str:
+    if "symmetries" not in info:
         return "-"
     found = [s["expression"] for s in info["symmetries"]]
     kept = info.get("screening", {}).get("kept")
@@ -139,7 +138,8 @@ def run_case(case: Case, backend_name: str, options: dict[str, Any]) -> list[str
     backend = make_backend(backend_name, options)
     start = time.perf_counter()
     try:
-        front = backend.search(case.problem, seed=case.seed)
+        found = backend.search(case.problem, seed=case.seed)
+        front = found.front
     except Exception as error:  # one failing case must not end a long benchmark
         seconds = time.perf_counter() - start
         return [case.group, case.name, str(case.seed), backend_name, f"{seconds:.1f}", "-", "-", "-",
@@ -147,13 +147,13 @@ def run_case(case: Case, backend_name: str, options: dict[str, Any]) -> list[str
     seconds = time.perf_counter() - start
     if not len(front):
         return [case.group, case.name, str(case.seed), backend_name, f"{seconds:.1f}", "-", "-",
-                _symmetries(backend), "(empty front)", case.note]
+                _symmetries(found.info), "(empty front)", case.note]
     best = select(front)
     truth = compare_with_truth(best.expression, case.concept)
     faithful, exact = truth["faithful_loss"], truth["exact_loss"]
     mark = " ✓" if truth["recovered_faithful"] else ""
     return [case.group, case.name, str(case.seed), backend_name, f"{seconds:.1f}", f"{faithful:.2g}{mark}",
-            f"{exact:.2g}", _symmetries(backend), f"`{best.expression}`", case.note]
+            f"{exact:.2g}", _symmetries(found.info), f"`{best.expression}`", case.note]
 
 
 def cases(groups: list[str], seeds: list[int]) -> Iterator[Case]:

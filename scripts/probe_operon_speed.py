@@ -44,8 +44,7 @@ def main() -> None:
                 backend = OperonBackend(population_size=500, generations=10**6, time_limit=None,
                                         max_evaluations=args.evaluations, finite_differences=scheme,
                                         objective=objective, polish=False)
-                backend.search(problem, seed=0)
-                stats = backend.stats_
+                stats = backend.search(problem, seed=0).info
                 print(f"d={d} {objective:6s} {scheme:8s} evaluations={stats['evaluations']} "
                       f"seconds={stats['seconds']:.2f} per_second={stats['evaluations'] / stats['seconds']:.0f} "
                       f"best_L={stats['best_train_loss']:.3g}", flush=True)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .batch_exec import EXECUTORS, check_options, make_runner
 from .batch_grid import Batch, Item, load_batch
-from .batch_summary import (counts, item_finished, load_state, network_dir, run_dir, write_summary)
+from .batch_summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
 from .batch_work import network_ready, run_item, train_network
 from .errors import SymgradError
 
@@ -85,7 +85,8 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
     try:
         while to_train or ready or in_flight:
             while len(in_flight) < runner.capacity and (to_train or ready):
-                if to_train:
+                # items of trained networks first: finished items early, networks trained as needed
+                if not ready:
                     network = to_train.pop(0)
                     say(f"training network {network.id}")
                     future = runner.submit(train_network, network.config, str(network_dir(out, network.id)),
@@ -95,7 +96,7 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
                     item = ready.popleft()
                     state[item.id] = {"status": "running", "error": ""}
                     future = runner.submit(run_item, item.config, item.config_name, str(run_dir(out, item)),
-                                           str(network_dir(out, item.network)))
+                                           str(network_dir(out, item.network)), str(error_log(out, item)))
                     in_flight[future] = ("item", item)
                     tracker.started()
             done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
@@ -195,7 +196,7 @@ class _Tracker:
         if outcome.get("error"):
             line += f": {outcome['error']}"
         if self._bar is not None:
-            self._bar.console.print(line)
+            self._bar.console.print(line, markup=False, highlight=False)
             self._bar.update(self._task, completed=self.done + self.failed)
             self._refresh()
         else:

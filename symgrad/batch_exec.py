@@ -18,6 +18,7 @@ from .batch_work import init_worker, thread_environment
 from .errors import SymgradError
 
 EXECUTORS = ("local", "dask")
+CONNECT_TIMEOUT = "20s"  # how long to wait for an existing Dask scheduler
 
 
 def usable_cores() -> int:
@@ -110,7 +111,7 @@ class DaskRunner:
             self.description = f"a Dask LocalCluster of {workers} workers x {threads} thread{'s' if threads > 1 else ''}"
         else:
             try:
-                self._client = Client(scheduler, timeout="20s")
+                self._client = Client(scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
                 raise SymgradError(f"cannot reach the Dask scheduler at {scheduler!r} ({type(exc).__name__}); "
                                    "start the cluster first or check the address") from None

@@ -27,6 +27,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -34,6 +35,7 @@ import yaml
 from . import config as config_mod
 from .errors import SymgradError
 from .neurons import NeuronSpec
+from .rundirs import safe_name
 
 BATCH_KEYS = ("name", "base", "configs", "set", "seeds", "neurons")
 NEURON_KEYS = ("kind", "layer", "unit", "other", "preactivation")
@@ -176,6 +178,11 @@ def expand(spec: dict[str, Any], *, root: Path, name: str, extra_sets: list[str]
                 networks[key] = Network(f"{config_name}-s{config['seed']}", key, config)
             network = networks[key]
             for spec_ in _neurons(neuron_entries, config, shape):
+                hidden, n_classes = shape()
+                try:  # an impossible neuron fails now, not after its network has been trained
+                    spec_.validate(SimpleNamespace(n_classes=n_classes, hidden_sizes=hidden))
+                except SymgradError as error:
+                    raise SymgradError(f"config {config_name}: {error}") from None
                 item_config = copy.deepcopy(config)
                 item_config["neuron"] = {k: getattr(spec_, k) for k in NEURON_KEYS}
                 item_config = _validated(item_config, config_name)
@@ -274,7 +281,7 @@ def _configs(value: Any, root: Path, base: dict, name: str) -> list[tuple[str, d
             raise SymgradError(f"configs entry {pattern!r} matches no file (paths are relative to the batch file's "
                                f"folder {str(root)!r})")
         for match in matches:
-            stem = Path(match).stem
+            stem = safe_name(Path(match).stem)  # item and folder names are made from it
             if any(stem == existing for existing, _ in out):
                 raise SymgradError(f"two configs are both named {stem!r}; items are named after the config file, so "
                                    "give them distinct names")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .batch_grid import Batch, Item, neuron_tag
-from .batch_work import ERROR_FILE, NETWORK_FILE
+from .batch_work import NETWORK_FILE
 from .config import dump
 from .runs import write_json
 
@@ -26,6 +26,11 @@ STATUSES = ("finished", "failed", "interrupted", "running", "pending")
 
 def run_dir(batch_dir: Path, item: Item) -> Path:
     return batch_dir / "runs" / item.id
+
+
+def error_log(batch_dir: Path, item: Item) -> Path:
+    """Where the traceback of an item's unexpected error goes (outside its run directory)."""
+    return batch_dir / "errors" / f"{item.id}.log"
 
 
 def network_dir(batch_dir: Path, network_id: str) -> Path:
@@ -207,8 +212,8 @@ def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: 
             formula = f"<code>{e(r['expression'])}</code>" if r["expression"] else e(r["error"])
             report = Path(r["run_dir"]) / "report.html" if r["run_dir"] else None
             link = f"<a href='{e(report.as_posix())}'>report</a>" if report and (batch_dir / report).is_file() else ""
-            if not link and r["run_dir"] and (batch_dir / r["run_dir"] / ERROR_FILE).is_file():
-                link = f"<a href='{e((Path(r['run_dir']) / ERROR_FILE).as_posix())}'>traceback</a>"
+            if r["status"] == "failed" and error_log(batch_dir, item).is_file():
+                link = f"<a href='{e(error_log(batch_dir, item).relative_to(batch_dir).as_posix())}'>traceback</a>"
             parts.append(f"<tr id='{e(neuron_tag(item.neuron))}'><td>{e(r['neuron'])}</td>"
                          f"<td class='{e(r['status'])}'>{e(r['status'])}</td><td>{formula}</td><td>{r['complexity']}</td>"
                          f"<td>{r['loss']}</td><td>{r['boundary_agreement']}</td>"

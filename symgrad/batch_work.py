@@ -14,7 +14,7 @@ from typing import Any
 
 MODEL_FILE = "model.npz"
 NETWORK_FILE = "network.json"
-ERROR_FILE = "error.txt"
+ERROR_LOG = "error.log"  # a traceback, for an unexpected error only
 
 # classifiers loaded by this worker process: the compiled logits and gradient functions of a
 # network are reused by all of its items that the process runs
@@ -83,8 +83,8 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     except SymgradError as error:
         return {"status": "failed", "seconds": time.perf_counter() - start, "error": str(error)}
     except Exception as error:  # a bug must not stop the other networks: record it with its traceback
-        (path / ERROR_FILE).write_text(traceback.format_exc())
-        return {"status": "failed", "seconds": time.perf_counter() - start, "error": _sentence(error)}
+        return {"status": "failed", "seconds": time.perf_counter() - start,
+                "error": _record(error, path / ERROR_LOG)}
     seconds = time.perf_counter() - start
     write_json(path / NETWORK_FILE, {"key": key, "test_accuracy": test_accuracy, "seconds": seconds,
                                      "training": report.to_dict() if report else None})
@@ -120,11 +120,13 @@ def _load_network(network_dir: str):
     return cached[1], cached[2]
 
 
-def run_item(config: dict[str, Any], config_name: str, run_dir: str, network_dir: str) -> dict[str, Any]:
+def run_item(config: dict[str, Any], config_name: str, run_dir: str, network_dir: str,
+             error_log: str) -> dict[str, Any]:
     """Interpret one neuron of a trained network into the normal run directory ``run_dir``.
 
     The run directory is the one ``python -m symgrad.run`` writes (result.json, report,
-    exports); an earlier unfinished attempt in it is replaced.
+    exports); an earlier attempt in it is replaced. The traceback of an unexpected error goes to
+    ``error_log``, outside the run directory.
 
     Returns:
         ``{"status": "finished" | "interrupted" | "failed", "seconds", "error"}``.
@@ -145,13 +147,13 @@ def run_item(config: dict[str, Any], config_name: str, run_dir: str, network_dir
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted before the item finished"
     except Exception as exc:  # a bug in one item must not stop the batch: record it with its traceback
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        (Path(run_dir) / ERROR_FILE).write_text(traceback.format_exc())
-        status, error = "failed", _sentence(exc)
+        status, error = "failed", _record(exc, Path(error_log))
     return {"status": status, "seconds": time.perf_counter() - start, "error": error}
 
 
-def _sentence(error: BaseException) -> str:
-    """One line for an unexpected exception (its traceback is in error.txt)."""
+def _record(error: BaseException, log: Path) -> str:
+    """Write the traceback of an unexpected exception to ``log``; one line naming it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(traceback.format_exception(error)))
     first = (str(error).strip().splitlines() or [""])[0]
-    return f"{type(error).__name__}: {first} (an unexpected error; the traceback is in {ERROR_FILE})"
+    return f"{type(error).__name__}: {first} (an unexpected error; the traceback is in {log.parent.name}/{log.name})"

@@ -21,9 +21,12 @@ def _positive(v) -> bool:
 
 
 def _companions(v) -> bool:
+    if isinstance(v, bool):
+        return True
+    # only a list needs the names; the companions package loads JAX, which a config check must not
     from .companions.compare import COMPANIONS
 
-    return isinstance(v, bool) or all(isinstance(s, str) and s in COMPANIONS for s in v)
+    return all(isinstance(s, str) and s in COMPANIONS for s in v)
 
 
 def _fractions(v) -> bool:
@@ -97,7 +100,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple, Check | None, str]]] = {
     },
 }
 TOP_LEVEL: dict[str, tuple[Any, tuple, Check | None, str]] = {
-    "seed": (0, (int,), lambda v: v >= 0, "a non-negative integer"),
+    "seed": (0, (int,), lambda v: 0 <= v < 2**63, "a non-negative integer below 2**63"),
     "progress": (True, (bool,), None, "true or false"),
     "companions": (False, (bool, list), _companions,
                    "false, true (all) or a list of tree, logistic, sensitivity, prelu"),
@@ -206,7 +209,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not path.is_file():
             raise SymgradError(f"config file {str(path)!r} does not exist; give the path of a YAML file")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        except UnicodeDecodeError:
+            raise SymgradError(f"config file {path.name} is not UTF-8 text; save it as UTF-8") from None
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" at line {where.line + 1}" if where is not None else ""

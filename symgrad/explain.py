@@ -90,7 +90,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, names,
                             margin=None if spec is None else search.margin).in_spread_units(np.std(x, axis=0))
     t0 = time.perf_counter()
-    front, info, interrupted = run_search(engine, problem, seed=seed, progress=progress or (lambda _m: None))
+    found = run_search(engine, problem, seed=seed, progress=progress or (lambda _m: None))
+    front, info, interrupted = found.front, found.info, found.interrupted
     timings["search"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -33,6 +34,29 @@ ACTIVATIONS = {
 }
 
 FORMAT_VERSION = 1
+
+
+def _check_header(meta: dict, path: Path) -> None:
+    """One sentence for the first header field of a model file with a wrong type or value."""
+    def bad(field: str, allowed: str) -> SymgradError:
+        return SymgradError(f"model file {str(path)!r} has the header field {field}={meta.get(field)!r}; "
+                            f"allowed: {allowed} (is the file damaged?)")
+
+    n_layers = meta.get("n_layers")
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not 1 <= n_layers <= 1000:
+        raise bad("n_layers", "an integer from 1 to 1000")
+    if not isinstance(meta.get("activation"), str) or meta["activation"] not in ACTIVATIONS:
+        raise bad("activation", f"one of {sorted(ACTIVATIONS)}")
+    names = meta.get("feature_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise bad("feature_names", "a non-empty list of names")
+    n_classes = meta.get("n_classes")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise bad("n_classes", "an integer >= 2")
+    class_names = meta.get("class_names", [])
+    if not isinstance(class_names, list) or not all(isinstance(n, str) for n in class_names):
+        raise bad("class_names", "a list of strings")
+    meta.setdefault("class_names", [])
 
 
 def check_activation(name: str) -> str:
@@ -197,15 +221,54 @@ class Classifier:
         path = Path(path)
         if not path.is_file():
             raise SymgradError(f"model file {str(path)!r} does not exist; give the model.npz of a previous run")
+        not_ours = f"{str(path)!r} is not a symgrad model file (model.npz written by symgrad)"
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
-                if meta.get("format") != "symgrad-mlp":
+                if not isinstance(meta, dict) or meta.get("format") != "symgrad-mlp":
                     raise ValueError("format")
+                _check_header(meta, path)
                 weights = [data[f"w{i}"] for i in range(meta["n_layers"])]
                 biases = [data[f"b{i}"] for i in range(meta["n_layers"])]
                 mean, scale = data["mean"], data["scale"]
-        except (OSError, ValueError, KeyError):
-            raise SymgradError(f"{str(path)!r} is not a symgrad model file (model.npz written by symgrad)") from None
-        return cls.from_arrays(weights, biases, activation=meta["activation"], feature_names=meta["feature_names"],
-                               n_classes=meta["n_classes"], mean=mean, scale=scale, class_names=meta["class_names"])
+        except SymgradError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            # a truncated or damaged file too: np.load reads a zip archive
+            raise SymgradError(f"{not_ours}, or it is damaged (truncated?)") from None
+        if mean.shape != (len(meta["feature_names"]),) or scale.shape != mean.shape or not (
+                np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise SymgradError(f"model file {str(path)!r} has a damaged standardisation (mean/scale must be finite, "
+                               f"one per feature, scale > 0)")
+        try:
+            return cls.from_arrays(weights, biases, activation=meta["activation"], feature_names=meta["feature_names"],
+                                   n_classes=meta["n_classes"], mean=mean, scale=scale,
+                                   class_names=meta["class_names"])
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, SymgradError):
+                raise SymgradError(f"model file {str(path)!r} is damaged: {exc}") from None
+            raise SymgradError(f"model file {str(path)!r} is damaged: its arrays are not numeric layers") from None
+
+    def check_finite(self, x: np.ndarray, *, trained: bool = False) -> None:
+        """Raise SymgradError if the parameters, or the logits on raw inputs x (n, d), are not
+        finite: a diverged training or a damaged model has no gradients worth interpreting."""
+        cause = ("training diverged; lower train.learning_rate or check the data's scale" if trained
+                 else "the model file is damaged or came from a diverged training")
+        if not all(np.all(np.isfinite(w)) and np.all(np.isfinite(b)) for w, b in self.layers):
+            raise SymgradError(f"the network's weights are not finite numbers: {cause}")
+        if len(x) and not np.all(np.isfinite(self.logits(x))):
+            raise SymgradError(f"the network's outputs are not finite numbers on the data: {cause}")
+
+    def check_matches(self, feature_names: Sequence[str], n_classes: int, *, what: str = "the data") -> None:
+        """Raise SymgradError unless this network takes ``feature_names`` (same number, names and
+        order) and predicts ``n_classes`` classes: a reused model must fit the data it explains."""
+        names = tuple(feature_names)
+        if len(names) != self.n_features:
+            raise SymgradError(f"the model takes {self.n_features} inputs {list(self.feature_names)} but {what} "
+                               f"has {len(names)} features {list(names)}; use the data the model was trained on")
+        if names != self.feature_names:
+            raise SymgradError(f"the model's inputs {list(self.feature_names)} differ from the features of {what} "
+                               f"{list(names)}; use the data the model was trained on")
+        if n_classes != self.n_classes:
+            raise SymgradError(f"the model predicts {self.n_classes} classes but {what} has {n_classes}; use the "
+                               "data the model was trained on")

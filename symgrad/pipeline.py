@@ -22,7 +22,7 @@ from .result import Artifacts, Result, conclude, load_run, write_outputs
 from .rundirs import prepare_run_dir
 from .runs import RESULT_FORMAT, RESULT_VERSION, versions, write_json
 from .search import make_backend
-from .search.base import Front, SearchProblem
+from .search.base import Front, SearchProblem, SearchResult
 from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
 
@@ -78,21 +78,17 @@ def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
 
 
 def search_backend(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The search engine of ``config['search']`` and its options (built first: a missing optional
-    engine or a bad option must fail before any work)."""
+    """The search backend ``config['search']`` describes and the options it was given; a missing
+    optional engine or a bad option raises SymgradError here, before any work."""
     options = dict(config["search"]["options"])
-    if config["search"]["backend"] in ("library", "auto"):
-        options.setdefault("screen", config["search"]["screen"])
-        if config["search"]["force_inputs"] is not None:
-            options.setdefault("force_inputs", config["search"]["force_inputs"])
-    return make_backend(config["search"]["backend"], options), options
+    backend = make_backend(config["search"]["backend"], options, screen=config["search"]["screen"],
+                           force_inputs=config["search"]["force_inputs"])
+    return backend, options
 
 
 def check_model(classifier: Classifier, dataset: Dataset, spec: NeuronSpec) -> None:
     """Refuse a saved model that does not fit the data or lacks the neuron."""
-    if classifier.feature_names != dataset.feature_names:
-        raise SymgradError(f"the model's inputs {list(classifier.feature_names)} differ from the data's "
-                           f"features {list(dataset.feature_names)}; use the data the model was trained on")
+    classifier.check_matches(dataset.feature_names, dataset.n_classes)
     spec.validate(classifier)
 
 
@@ -128,16 +124,13 @@ def gradient_samples(classifier: Classifier, spec: NeuronSpec, split: Split, con
     return search, holdout
 
 
-def run_search(backend: Any, problem: SearchProblem, *, seed: int, progress: Progress) -> tuple[Front, dict, bool]:
-    """(front, backend information, interrupted); Ctrl-C keeps what was found."""
-    interrupted = False
+def run_search(backend: Any, problem: SearchProblem, *, seed: int, progress: Progress) -> SearchResult:
+    """The backend's ``SearchResult`` (front, information, interrupted); Ctrl-C keeps what was found."""
     try:
-        front = backend.search(problem, seed=seed, progress=progress)
+        return backend.search(problem, seed=seed, progress=progress)
     except KeyboardInterrupt:
         # backends return their best-so-far front themselves; reaching here means none existed
-        front, interrupted = Front(), True
-    interrupted = interrupted or bool(getattr(backend, "interrupted_", False))
-    return front, dict(getattr(backend, "info_", {})), interrupted
+        return SearchResult(Front(), interrupted=True)
 
 
 def neuron_record(classifier: Classifier, spec: NeuronSpec) -> dict[str, Any]:
@@ -253,6 +246,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     if not (run_dir / "config.yaml").exists():
         (run_dir / "config.yaml").write_text(config_mod.dump(config))
     record = _record_start(config, dataset, timings)
+    classifier.check_finite(split.train.x, trained=train_report is not None)
     classifier.save(run_dir / "model.npz")
     test_accuracy = accuracy(classifier, split.test)
     say(f"test accuracy: {test_accuracy:.4f}")
@@ -279,9 +273,10 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
 
     say(f"searching with the {config['search']['backend']} backend ...")
     t0 = time.perf_counter()
-    front, info, interrupted = run_search(engine, problem, seed=seed, progress=say)
+    found = run_search(engine, problem, seed=seed, progress=say)
+    front, interrupted = found.front, found.interrupted
     timings["search"] = time.perf_counter() - t0
-    record["search"] = {"backend": config["search"]["backend"], "options": options, "info": info,
+    record["search"] = {"backend": config["search"]["backend"], "options": options, "info": found.info,
                         "interrupted": interrupted}
     record["front"] = front.to_list()  # saved before assessment so that nothing found is lost
     write_json(run_dir / "result.json", record)

@@ -320,7 +320,9 @@ def _markdown(title: str, sentence: str, best: Mapping[str, Any], latex: str | N
                 "|" + "---|" * len(header)]
         for i, row in enumerate(rows):
             # Formulas go in backticks so ** and _ are not read as emphasis.
-            cells = [f"`{_md_cell(c)}`" if h == "expression" else _md_cell(c) for h, c in zip(header, row)]
+            cells = [f"`{_md_cell(c)}`" if h == "expression" else
+                     "<br>".join(_md_cell(line) for line in c.splitlines()) if h == "rule" else _md_cell(c)
+                     for h, c in zip(header, row)]
             if i == chosen:
                 cells = [f"**{c}**" if c else c for c in cells]
             out.append("| " + " | ".join(cells) + " |")

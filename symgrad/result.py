@@ -137,7 +137,8 @@ class Result:
         """The result described by a result.json dict."""
         front = Front.from_list(record.get("front", []))
         best = Entry.from_dict(record["best"]) if record.get("best") else None
-        return cls(record=record, front=front, best=best, features=tuple(record["features"]),
+        # a run that failed before its data were read has no features (and no front)
+        return cls(record=record, front=front, best=best, features=tuple(record.get("features", ())),
                    path=None if path is None else Path(path), artifacts=artifacts or Artifacts())
 
     def to_json(self) -> str:
@@ -496,7 +497,5 @@ def load_run(path: str | Path) -> Result:
     if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
         raise SymgradError(f"{str(result_file)!r} is not a symgrad result (format "
                            f"{record.get('format') if isinstance(record, dict) else None!r})")
-    if "features" not in record:
-        raise SymgradError(f"{str(result_file)!r} has no feature names; the run directory is damaged")
     return Result.from_record(record, path=path)
 

@@ -27,9 +27,12 @@ RESULT_FORMAT = "symgrad-result"
 RESULT_VERSION = 1
 RESULT_FILE = "result.json"
 ERROR_LOG = "error.log"
-# everything a run writes (report_figures/ holds PNG files only); anything else is the user's
+# everything a run writes (report_figures/ holds PNG files only; error.txt is a batch item's
+# traceback); anything else is the user's. A new file in a run folder must be added here, or
+# --overwrite will refuse to replace such runs (tests/test_overwrite.py checks a finished run).
 RUN_FILES = frozenset({"config.yaml", "model.npz", "gradients.npz", RESULT_FILE, "report.html", "report.md",
-                       "report_figures", "front.csv", "front.json", "formula.tex", "rule.py", ERROR_LOG})
+                       "report_figures", "front.csv", "front.json", "formula.tex", "rule.py", ERROR_LOG,
+                       "error.txt"})
 # a run with one of these states did not finish: it may be replaced without --overwrite
 UNFINISHED = ("started", "searching", "failed")
 
@@ -80,7 +83,10 @@ def _protected(path: Path) -> str | None:
         home = None
     if home is not None and (resolved == home or resolved in home.parents):
         return "the home folder" if resolved == home else "a parent of the home folder"
-    cwd = Path.cwd().resolve()
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted
+        return None
     if resolved == cwd or resolved in cwd.parents:
         return "the current folder" if resolved == cwd else "a parent of the current folder"
     return None

@@ -29,11 +29,11 @@ def read_csv(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def hidden_batch(tmp_path_factory):
-    """The shipped hidden-layer batch on a tiny budget: every first-layer pre-activation, two
-    post-activations and two second-layer units, run in this process."""
+    """The shipped hidden-layer batch on a tiny budget: every first-layer pre-activation, one
+    post-activation and two second-layer units, run in this process."""
     out = tmp_path_factory.mktemp("hidden") / "batch"
     neurons = ("neurons=[{kind: hidden, layer: 0, unit: all, preactivation: true}, "
-               "{kind: hidden, layer: 0, unit: [0, 1]}, {kind: hidden, layer: 1, unit: [0, 1]}]")
+               "{kind: hidden, layer: 0, unit: 0}, {kind: hidden, layer: 1, unit: [0, 1]}]")
     batch = load_batch(HIDDEN_LAYER, [*FAST, neurons])
     messages = []
     outcome = run_batch(batch, out, workers=0, progress=messages.append)
@@ -42,14 +42,14 @@ def hidden_batch(tmp_path_factory):
 
 def test_hidden_layer_batch_recovers_every_first_layer_unit_exactly(hidden_batch):
     batch, outcome, _ = hidden_batch
-    assert outcome.counts["finished"] == len(batch.items) == 12
+    assert outcome.counts["finished"] == len(batch.items) == 11
     classifier = Classifier.load(outcome.path / "networks" / "hidden_layer-s0" / "model.npz")
     assert classifier.hidden_sizes == (8, 8)
     weights = classifier.layers[0][0]
     x = np.random.default_rng(0).uniform(-1, 1, size=(200, 3))
     rows = {r["item"]: r for r in read_csv(outcome.path / "summary.csv")}
     first_layer = [i for i in batch.items if i.neuron.layer == 0]
-    assert len(first_layer) == 10
+    assert len(first_layer) == 9
     for item in first_layer:
         # a first-layer unit is w.z + b with z = (x - mean) / scale (then an increasing elu):
         # its raw-unit gradient direction is w / scale everywhere
@@ -163,7 +163,9 @@ def test_an_unexpected_exception_is_one_sentence_with_its_traceback_kept(two_con
     assert rows["good-s0-output"]["status"] == "finished"
     error = rows["good-s0-h0u1"]["error"]
     assert error.startswith("RuntimeError: simulated bug (an unexpected error") and "second line" not in error
-    assert "simulated bug" in (tmp_path / "out" / "runs" / "good-s0-h0u1" / "error.txt").read_text()
+    assert "errors/good-s0-h0u1.log" in error
+    assert "simulated bug" in (tmp_path / "out" / "errors" / "good-s0-h0u1.log").read_text()
+    assert "errors/good-s0-h0u1.log'>traceback" in (tmp_path / "out" / "summary.html").read_text()
 
 
 def test_ctrl_c_keeps_finished_items_and_a_valid_summary(two_configs, tmp_path, monkeypatch):
@@ -188,19 +190,14 @@ def test_ctrl_c_keeps_finished_items_and_a_valid_summary(two_configs, tmp_path, 
     assert resumed.counts["finished"] == 2 and not resumed.interrupted
 
 
-def test_local_worker_processes_run_items_in_parallel(two_configs, tmp_path):
-    batch = load_batch(two_configs, ["configs=[good.yaml]"])
-    outcome = run_batch(batch, tmp_path / "out", workers=2)
-    assert outcome.counts["finished"] == 2
-    assert "2 local worker processes x 1 thread" in (tmp_path / "out" / "summary.md").read_text()
-
-
 def test_cli_exit_codes_and_one_sentence_errors(two_configs, tmp_path, capsys):
     assert main([str(tmp_path / "missing.yaml")]) == 2
     assert capsys.readouterr().err.strip() == (f"error: batch file {str(tmp_path / 'missing.yaml')!r} does not "
                                                "exist; give the path of a YAML batch file")
-    assert main([str(two_configs), "--out", str(tmp_path / "out"), "--workers", "0", "--quiet"]) == 1  # 'bad' fails
+    # the default executor: spawned local worker processes
+    assert main([str(two_configs), "--out", str(tmp_path / "out"), "--workers", "2", "--quiet"]) == 1  # 'bad' fails
     printed = capsys.readouterr().out
     assert "2 finished, 2 failed" in printed and "summary.html" in printed
+    assert "2 local worker processes x 1 thread" in (tmp_path / "out" / "summary.md").read_text()
     assert main([str(two_configs), "--out", str(tmp_path / "x"), "--scheduler", "tcp://x:1"]) == 2
     assert "--scheduler needs --executor dask" in capsys.readouterr().err

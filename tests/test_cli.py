@@ -188,3 +188,43 @@ def test_interrupted_training_exits_130_and_does_not_block_a_rerun(tmp_path, cap
     assert code == 130 and err.startswith("interrupted")
     assert json.loads((out / "result.json").read_text())["status"] == "failed"
     assert run_cli([A1, "--out", str(out), "--quiet", *sets(TINY)], capsys)[0] == 0
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("extra,message", [
+    (["--set", "search.backend=auto", "--set", "search.options={gp_bands: 5}"], "search.options.gp_bands=5"),
+    (["--set", "search.backend=auto", "--set", "search.options={library: 5}"], "search.options.library=5"),
+    (["--set", "search.options={max_terms: [1]}"], "max_terms [1] is not allowed"),
+    (["--set", "data.concept=null", "--set", "data.formula=9**99999999 + x0", "--set", "data.n_features=2"],
+     "beyond the numbers"),
+    (["--set", "data.concept=null", "--set", "data.formula=x0 + 10**400", "--set", "data.n_features=2"],
+     "beyond the numbers"),
+    (["--set", "train.learning_rate=1e30"], "training diverged"),
+])
+def test_more_bad_input_is_one_line(tmp_path, capsys, extra, message):
+    code, _, err = run_cli([A1, "--out", str(tmp_path / "bad"), "--quiet", *sets(TINY), *extra], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+
+
+def test_binary_model_on_fifty_class_data_is_refused(a1_run, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    csv = tmp_path / "fifty.csv"
+    np.savetxt(csv, np.column_stack([rng.uniform(-1, 1, (500, 2)), rng.integers(0, 50, 500)]), delimiter=",",
+               header="x0,x1,label", comments="", fmt="%.6f")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{path: {csv}, label: label}}\nneuron: {{kind: class, unit: 7}}\n")
+    code, _, err = run_cli([str(config), "--model", str(a1_run / "model.npz"), "--out", str(tmp_path / "r"),
+                            "--quiet"], capsys)
+    assert code == 2 and "the model predicts 2 classes but the data has 50" in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_summary_survives_missing_figures(a1_run):
+    from symgrad.summary import summary_text
+
+    run = load_run(a1_run)
+    result = {**run.result, "truth": {"formula": "x0**2", "faithful_loss": None, "exact_loss": None}}
+    text = summary_text(type(run)(path=run.path, result=result, front=run.front, best=run.best,
+                                  features=run.features))
+    assert "faithful L n/a, exact L n/a" in text

@@ -21,7 +21,7 @@ def a1_evidence(trained_a1):
     classifier, split, _ = trained_a1
     spec = NeuronSpec.output()
     holdout = normalized_gradients(classifier, spec, split.validation.x)
-    return Evidence(classifier, spec, holdout, split.validation, split.test), split
+    return Evidence(classifier, spec, holdout, split.validation, split.test, split.train.x.std(axis=0)), split
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,11 @@ def test_run_companions_and_the_table(a1_evidence):
     text = format_table(companion_table(result, max_output=40))
     assert text.count("\n") == 3 and "symgrad formula" in text
     assert companion_table({"best": best.to_dict()}) == []
+    # the inputs come in the order of the screening's relevance (gradients in units of each input's spread)
+    scores = relevance(evidence.holdout.directions * evidence.scale)
+    assert [s["input"] for s in section["sensitivity"]["inputs"]] == [evidence.feature_names[i]
+                                                                      for i in np.argsort(-scores, kind="stable")]
+    assert [s["relevance"] for s in section["sensitivity"]["inputs"]] == pytest.approx(sorted(scores, reverse=True))
 
 
 def test_companion_names_and_the_config_key(tmp_path):
@@ -113,6 +118,21 @@ def test_report_shows_the_comparison(tmp_path, a1_evidence):
                                                  "companions": companions})
     md = md_path.read_text()
     assert "## Comparison with surrogates" in md and "| decision tree | 0.9 | 0.95 | 13 |" in md
+    assert "| decision tree | \\|--- x0 <= 0.5<br>\\|   \\|--- class: 1 |" in md
     assert "<pre>|--- x0 &lt;= 0.5\n|   |--- class: 1</pre>" in html_path.read_text()
     _, md_path = write_report(tmp_path / "plain", {"features": ["x0", "x1"], "front": [best], "best": best})
     assert "Comparison with surrogates" not in md_path.read_text()
+
+
+def test_a_companion_that_cannot_run_leaves_a_row_not_a_failed_run(a1_evidence, monkeypatch):
+    from symgrad.companions import surrogates
+
+    def missing():
+        raise SymgradError("the surrogate companions need scikit-learn; install it")
+
+    monkeypatch.setattr(surrogates, "_sklearn", missing)
+    evidence, split = a1_evidence
+    section, _ = run_companions(["logistic"], evidence, split.train.x, seed=0)
+    assert section["errors"] == {"logistic": "the surrogate companions need scikit-learn; install it"}
+    assert section["rows"][0]["agreement"] is None
+    assert section["rows"][0]["rule"].startswith("not available: the surrogate companions need scikit-learn")

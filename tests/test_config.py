@@ -27,6 +27,8 @@ def test_yaml_file_and_overrides(tmp_path):
     (["train.epochs=abc"], "'train.epochs' has the value 'abc'"),
     (["train.epochs=true"], "'train.epochs' has the value True"),
     (["train.epochs=-2"], "'train.epochs' has the value -2"),
+    (["seed=9223372036854775808"], "'seed' has the value 9223372036854775808; allowed: a non-negative integer below"),
+    (["seed=-1"], "'seed' has the value -1"),
     (["model.activation=sigmoid"], "one of relu, elu, silu, tanh, gelu"),
     (["gradients.band=0"], "'gradients.band' has the value 0"),
     (["search.backend=magic"], "one of auto, library, operon, pysr"),
@@ -60,14 +62,30 @@ def test_missing_and_broken_files(tmp_path):
 def test_every_shipped_experiment_validates():
     from pathlib import Path
 
+    import yaml
+
+    from symgrad.batch_grid import load_batch
+
     root = Path(__file__).parent.parent / "experiments"
     files = sorted(root.rglob("*.yaml"))
     assert len(files) >= 9
     for path in files:
-        load_config(path)
+        spec = yaml.safe_load(path.read_text()) or {}
+        # batch files (symgrad.batch) expand to many configs, each validated by load_batch
+        if "base" in spec or "configs" in spec:
+            assert load_batch(path).items
+        else:
+            load_config(path)
 
 
 def test_defaults_are_a_fresh_copy():
     a = defaults()
     a["model"]["hidden"].append(3)
     assert defaults()["model"]["hidden"] == [60, 60]
+
+
+def test_non_utf8_config_file_is_one_sentence(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes("data:\n  concept: A1 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SymgradError, match="not UTF-8"):
+        load_config(path)

@@ -69,6 +69,7 @@ def test_csv_reads_features_and_labels(tmp_path):
     ("a,b,y\n1,red,0\n3,4,1\n", {"label": "y"}, "non-numeric value 'red'"),
     ("a,b,y\n1,2,0\n3,4,0\n", {"label": "y"}, "at least 2 classes"),
     ("a,b,y\n1,2\n", {"label": "y"}, "has 2 fields"),
+    ("a,a,y\n1,2,0\n3,4,1\n", {"label": "y"}, r"names the columns \['a'\] more than once"),
 ])
 def test_csv_errors_are_one_sentence(tmp_path, text, kwargs, message):
     with pytest.raises(SymgradError, match=message) as info:
@@ -79,3 +80,24 @@ def test_csv_errors_are_one_sentence(tmp_path, text, kwargs, message):
 def test_missing_file(tmp_path):
     with pytest.raises(SymgradError, match="is not a file"):
         load_csv(tmp_path / "nope.csv", label="y")
+
+
+def test_byte_order_mark_is_dropped(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffa,b,y\n1,2,0\n3,4,1\n".encode("utf-8"))
+    data = load_csv(path, label="y")
+    assert data.feature_names == ("a", "b") and data.renamed == {}
+
+
+def test_non_utf8_file_is_one_sentence(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b,y\n1,2,caf\xe9\n3,4,th\xe9\n".encode("latin-1"))
+    with pytest.raises(SymgradError, match="is not UTF-8 text"):
+        load_csv(path, label="y")
+
+
+def test_numeric_labels_are_compared_as_numbers(tmp_path):
+    path = write(tmp_path, "a,y\n1,1\n2,1.0\n3,0\n4,0.0\n5,1e0\n6,2.50\n")
+    data = load_csv(path, label="y")
+    assert data.n_classes == 3 and data.class_names == ("0", "1", "2.5")
+    np.testing.assert_array_equal(data.y, [1, 1, 0, 0, 1, 2])

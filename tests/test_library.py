@@ -44,7 +44,7 @@ def _chosen(front):
 ])
 def test_recovers_exact_formulas(formula, low, high):
     problem = _problem(formula, 2, low, high)
-    chosen = _chosen(LibraryBackend().search(problem, seed=0))
+    chosen = _chosen(LibraryBackend().search(problem, seed=0).front)
     assert chosen.source == "library"
     assert chosen.loss < 1e-10
     assert sp.simplify(chosen.sympy(problem.feature_names) - parse_formula(formula, problem.feature_names)) == 0
@@ -52,7 +52,7 @@ def test_recovers_exact_formulas(formula, low, high):
 
 def test_ratio_on_a_positive_range_via_logarithms():
     problem = _problem("x0/x1", 2, 1, 3)
-    chosen = _chosen(LibraryBackend().search(problem, seed=0))
+    chosen = _chosen(LibraryBackend().search(problem, seed=0).front)
     expr = chosen.sympy(problem.feature_names)
     assert chosen.loss < 1e-6
     assert {str(s) for s in expr.free_symbols} == {"x0", "x1"}
@@ -61,7 +61,7 @@ def test_ratio_on_a_positive_range_via_logarithms():
 
 def test_exact_coefficient_ratio():
     problem = _problem("x0**2 + 2*x1**2", 2, -1, 1)
-    expr = _chosen(LibraryBackend().search(problem, seed=0)).sympy(problem.feature_names)
+    expr = _chosen(LibraryBackend().search(problem, seed=0).front).sympy(problem.feature_names)
     poly = sp.Poly(expr, *sp.ordered(expr.free_symbols))
     x0, x1 = sp.ordered(expr.free_symbols)
     assert poly.coeff_monomial(x1**2) / poly.coeff_monomial(x0**2) == 2
@@ -72,8 +72,8 @@ def test_four_relevant_of_seven_inputs_with_original_names():
     problem = _problem("x0**2 + x2*x3 + sin(x5)", 7, -2, 2)
     backend = LibraryBackend()
     start = time.perf_counter()
-    front = backend.search(problem, seed=0)
-    assert time.perf_counter() - start < 10.0  # METHOD target: d=4 relevant, 1000 points
+    front = backend.search(problem, seed=0).front
+    assert time.perf_counter() - start < 10.0  # d=4 relevant inputs, 1000 points
     chosen = _chosen(front)
     assert chosen.expression == "x0**2 + x2*x3 + sin(x5)"
     assert chosen.loss < 1e-10
@@ -84,7 +84,7 @@ def test_four_relevant_of_seven_inputs_with_original_names():
 
 def test_front_is_a_sorted_trade_off():
     problem = _problem("x0**2 + x2*x3 + sin(x5)", 7, -2, 2)
-    front = LibraryBackend().search(problem, seed=0)
+    front = LibraryBackend().search(problem, seed=0).front
     entries = list(front)
     assert [e.metrics["terms"] for e in entries] == [1, 2, 3]
     assert [e.complexity for e in entries] == sorted(e.complexity for e in entries)
@@ -99,7 +99,7 @@ def test_noisy_directions_and_elbow_prefers_two_terms_to_three():
     losses = [s.train_loss for s in fit.supports]
     assert len(losses) == 3 and losses[2] <= 1.3 * losses[1]  # a third term is a near-tie at best
     assert fit.chosen_size == 2
-    chosen = _chosen(backend.search(problem, seed=0))
+    chosen = _chosen(backend.search(problem, seed=0).front)
     assert chosen.expression == "x0**2 + x1**2"
     assert chosen.metrics["terms"] == 2
 
@@ -141,13 +141,13 @@ def test_interrupt_returns_the_sizes_finished():
         if "best 2-term" in message:
             raise KeyboardInterrupt
 
-    front = LibraryBackend().search(problem, seed=0, progress=progress)
+    front = LibraryBackend().search(problem, seed=0, progress=progress).front
     assert {e.metrics["terms"] for e in front} == {1, 2}
 
 
 def test_deterministic():
     problem = _problem("x0 - sin(x1)", 2, -2, 2, noise=0.05)
-    assert LibraryBackend().search(problem, seed=0).to_list() == LibraryBackend().search(problem, seed=1).to_list()
+    assert LibraryBackend().search(problem, seed=0).front.to_list() == LibraryBackend().search(problem, seed=1).front.to_list()
 
 
 @pytest.mark.parametrize("options, word", [
@@ -159,3 +159,16 @@ def test_deterministic():
 def test_bad_options(options, word):
     with pytest.raises(SymgradError, match=word):
         LibraryBackend(**options)
+
+
+def test_memory_bound_fits_the_most_relevant_inputs():
+    from symgrad.search.library import library_bytes
+    from symgrad.search.synthetic import exact_problem
+
+    problem = exact_problem("x0**2 + x1*x2", 30, -1.0, 1.0, n=200, noise=0.02)
+    assert library_bytes(200, 30) > 16 * 2**20
+    messages = []
+    fit = LibraryBackend(max_terms=2, screen=False, memory_limit=16).fit(problem, progress=messages.append)
+    assert any("exceed the memory limit of 16 MB" in m for m in messages)
+    used = {str(s) for t in fit.terms for s in t.expression.free_symbols}
+    assert {"x0", "x1", "x2"} <= used and len(used) < 30

@@ -66,3 +66,66 @@ def test_multiclass_training():
     classifier, _ = train_classifier(split.train, split.validation, hidden=(16,), epochs=30, seed=0)
     assert classifier.logits(split.test.x).shape == (len(split.test.y), 3)
     assert accuracy(classifier, split.test) > 0.9
+
+
+def _tiny(feature_names=("a", "b"), n_classes=2):
+    rng = np.random.default_rng(0)
+    out = 1 if n_classes == 2 else n_classes
+    return Classifier.from_arrays([rng.normal(size=(len(feature_names), 4)), rng.normal(size=(4, out))],
+                                  [np.zeros(4), np.zeros(out)], activation="elu", feature_names=feature_names,
+                                  n_classes=n_classes)
+
+
+def _rewrite_header(path, **changes):
+    import json
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    meta.update(changes)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def test_truncated_model_file_is_one_sentence(tmp_path):
+    path = _tiny().save(tmp_path / "model.npz")
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(SymgradError, match="damaged"):
+        Classifier.load(path)
+
+
+@pytest.mark.parametrize("field,value", [("n_layers", "two"), ("n_layers", 7), ("activation", 5),
+                                         ("feature_names", 5), ("feature_names", [1, 2]), ("n_classes", 1.5),
+                                         ("n_classes", 1), ("class_names", "ab")])
+def test_bad_header_fields_are_one_sentence(tmp_path, field, value):
+    path = _tiny().save(tmp_path / "model.npz")
+    _rewrite_header(path, **{field: value})
+    with pytest.raises(SymgradError) as info:
+        Classifier.load(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("names,n_classes,words", [(("a", "b", "c"), 2, "takes 2 inputs"),
+                                                   (("b", "a"), 2, "differ from the features"),
+                                                   (("a", "b"), 50, "predicts 2 classes but the data has 50")])
+def test_reused_model_must_match_the_data(names, n_classes, words):
+    with pytest.raises(SymgradError, match=words):
+        _tiny().check_matches(names, n_classes)
+    _tiny().check_matches(("a", "b"), 2)
+
+
+def test_a_nan_model_gets_its_own_sentence(tmp_path):
+    model = _tiny()
+    broken = Classifier(((model.layers[0][0] * np.nan, model.layers[0][1]), model.layers[1]), model.activation,
+                        model.mean, model.scale, model.feature_names, model.n_classes)
+    with pytest.raises(SymgradError, match="weights are not finite numbers: the model file is damaged"):
+        broken.check_finite(np.zeros((3, 2)))
+    with pytest.raises(SymgradError, match="training diverged"):
+        broken.check_finite(np.zeros((3, 2)), trained=True)
+    huge = Classifier(((model.layers[0][0] * 1e38, model.layers[0][1]), (model.layers[1][0] * 1e38,
+                                                                        model.layers[1][1])),
+                      model.activation, model.mean, model.scale, model.feature_names, model.n_classes)
+    with pytest.raises(SymgradError, match="outputs are not finite"):
+        huge.check_finite(np.full((3, 2), 1e3))
+    model.check_finite(np.zeros((3, 2)))

@@ -58,8 +58,8 @@ def test_renaming_columns_does_not_change_the_front():
     # the same gradients under other names: the front must be the same formulas, symbol for symbol
     problem = exact_problem("x1 - x0 + 0.5*x2", 3, -1, 1, n=300, noise=0.05, seed=1)
     renamed = dataclasses.replace(problem, feature_names=("zz", "b", "a"))
-    plain = make_backend("library", {}).search(problem, seed=0)
-    other = make_backend("library", {}).search(renamed, seed=0)
+    plain = make_backend("library", {}).search(problem, seed=0).front
+    other = make_backend("library", {}).search(renamed, seed=0).front
     back = {new: old for new, old in zip(symbols_for(renamed.feature_names), symbols_for(problem.feature_names))}
     assert len(plain) == len(other) >= 3
     for a, b in zip(plain, other):

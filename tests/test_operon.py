@@ -59,7 +59,7 @@ def test_tree_translation_matches_operon_evaluation():
 def test_recovers_non_additive_formula_from_exact_gradients():
     problem = exact_problem("x0*exp(x1)", 2, -2.0, 2.0)
     backend = OperonBackend(population_size=300, time_limit=25.0, loss_threshold=1e-7)
-    front = backend.search(problem, seed=0)
+    front = backend.search(problem, seed=0).front
     best = min(front, key=lambda e: e.loss)
     assert best.loss < 1e-3, best
     assert best.complexity <= 8, best
@@ -74,7 +74,7 @@ def test_real_coefficients_and_oriented_loss():
     problem = SearchProblem(base.x, base.directions, base.x_holdout, base.directions_holdout,
                             base.feature_names, oriented=True)
     backend = OperonBackend(population_size=200, coefficients="real", time_limit=20.0, loss_threshold=1e-6)
-    front = backend.search(problem, seed=0)
+    front = backend.search(problem, seed=0).front
     best = min(front, key=lambda e: e.loss)
     assert best.loss < 1e-3, best
     # oriented: the formula must increase along the targets, not merely be parallel to them
@@ -86,8 +86,8 @@ def test_real_coefficients_and_oriented_loss():
 def test_same_seed_gives_the_same_front():
     problem = exact_problem("x0**2 + x1*x2", 3, -1.0, 1.0, n=300)
     backend = OperonBackend(population_size=100, generations=6, time_limit=None)
-    first = [e.expression for e in backend.search(problem, seed=3)]
-    second = [e.expression for e in backend.search(problem, seed=3)]
+    first = [e.expression for e in backend.search(problem, seed=3).front]
+    second = [e.expression for e in backend.search(problem, seed=3).front]
     assert first == second
     assert len(first) > 3
 
@@ -95,10 +95,10 @@ def test_same_seed_gives_the_same_front():
 def test_time_limit_returns_the_front_found_so_far():
     problem = exact_problem("x0*x1 + x2", 3, -1.0, 1.0, n=300)
     backend = OperonBackend(population_size=200, generations=10**6, time_limit=0.05, polish=False)
-    front = backend.search(problem, seed=0)
-    assert len(front) > 0
-    assert backend.stats_["stop_reason"] == "time limit reached"
-    assert backend.stats_["seconds"] < 5.0
+    found = backend.search(problem, seed=0)
+    assert len(found.front) > 0
+    assert found.info["stop_reason"] == "time limit reached"
+    assert found.info["seconds"] < 5.0
 
 
 def test_keyboard_interrupt_from_progress_returns_a_front():
@@ -111,20 +111,20 @@ def test_keyboard_interrupt_from_progress_returns_a_front():
             raise KeyboardInterrupt
 
     backend = OperonBackend(population_size=200, generations=10**6, time_limit=60.0)
-    front = backend.search(problem, seed=0, progress=progress)
-    assert len(front) > 0
-    assert backend.stats_["stop_reason"] == "interrupted"
-    assert backend.stats_["seconds"] < 10.0
+    found = backend.search(problem, seed=0, progress=progress)
+    assert len(found.front) > 0 and found.interrupted
+    assert found.info["stop_reason"] == "interrupted"
+    assert found.info["seconds"] < 10.0
 
 
 def test_evaluation_budget_stops_the_run():
     problem = exact_problem("x0 + x1", 2, -1.0, 1.0, n=200)
     backend = OperonBackend(population_size=50, generations=10**6, time_limit=None, max_evaluations=300,
                             polish=False)
-    front = backend.search(problem, seed=0)
-    assert len(front) > 0
-    assert backend.stats_["stop_reason"] == "evaluation budget spent"
-    assert backend.stats_["evaluations"] <= 300 + 50  # at most the last generation's overshoot
+    found = backend.search(problem, seed=0)
+    assert len(found.front) > 0
+    assert found.info["stop_reason"] == "evaluation budget spent"
+    assert found.info["evaluations"] <= 300 + 50  # at most the last generation's overshoot
 
 
 def test_stagnation_stops_the_run_deterministically():
@@ -132,9 +132,10 @@ def test_stagnation_stops_the_run_deterministically():
     options = dict(population_size=50, generations=10**6, time_limit=None, max_evaluations=50_000,
                    stall_evaluations=500, polish=False)
     first, second = OperonBackend(**options), OperonBackend(**options)
-    assert first.search(problem, seed=1) == second.search(problem, seed=1)
-    assert first.stats_["stop_reason"].startswith("no 1.1-fold improvement in 500 evaluations")
-    assert first.stats_["evaluations"] == second.stats_["evaluations"] < 50_000
+    a, b = first.search(problem, seed=1), second.search(problem, seed=1)
+    assert a.front == b.front
+    assert a.info["stop_reason"].startswith("no 1.1-fold improvement in 500 evaluations")
+    assert a.info["evaluations"] == b.info["evaluations"] < 50_000
 
 
 def test_polish_fits_and_snaps_constants():

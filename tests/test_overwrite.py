@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.rundirs import prepare_run_dir, replace_problem, run_status, safe_name
+from symgrad.rundirs import _foreign_entries, prepare_run_dir, replace_problem, run_status, safe_name
 from symgrad.run import main
 
 ROOT = Path(__file__).parent.parent
@@ -46,6 +46,12 @@ def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("old") / "run"
     assert main([A1, "--out", str(out), "--quiet", *sets(TINY)]) == 0
     return out
+
+
+def test_a_finished_run_holds_only_run_files(finished_run):
+    # a file a run writes but rundirs does not know would make --overwrite refuse every run
+    assert _foreign_entries(finished_run) == []
+    assert run_status(finished_run) == "finished"
 
 
 def test_overwrite_refuses_a_folder_with_foreign_files(tmp_path, capsys):

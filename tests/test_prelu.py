@@ -101,3 +101,21 @@ def test_training_is_deterministic_and_checks_its_input():
         train_prelu(x, y, feature_names=("p",))
     with pytest.raises(SymgradError, match="optimizer"):
         train_prelu(x, y, feature_names=("p", "q"), optimizer="rmsprop")
+
+
+def test_rules_from_a_binary_csv(tmp_path, capsys):
+    from symgrad.companions.csv_rules import main
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(600, 2))
+    rows = ["dose,age,outcome"] + [f"{a:.4f},{b:.4f},{'sick' if a + b > 1 else 'well'}" for a, b in x]
+    path = tmp_path / "trial.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert main([str(path), "--label", "outcome", "--steps", "4000", "--hidden", "4"]) == 0
+    out = capsys.readouterr().out
+    agreement = float(out.split("held-out rows: ")[1].split()[0])
+    assert agreement > 0.95  # a straight boundary is within reach of 4000 steps
+    assert "score_well = " in out and "dose" in out
+    (tmp_path / "three.csv").write_text("a,y\n1,p\n2,q\n3,r\n4,p\n5,q\n6,r\n7,p\n8,q\n9,r\n10,p\n")
+    assert main([str(tmp_path / "three.csv"), "--label", "y"]) == 2
+    assert "two-class label" in capsys.readouterr().err

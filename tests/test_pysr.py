@@ -373,22 +373,24 @@ def fake_pysr(monkeypatch):
 def test_search_wires_arguments_and_rescores_the_front(fake_pysr, problem):
     backend = make_backend("pysr", {"max_size": 12, "time_limit": 5})
     lines = []
-    front = backend.search(problem, seed=11, progress=lines.append)
+    found = backend.search(problem, seed=11, progress=lines.append)
+    front = found.front
     assert fake_pysr == [("Zygote", backend_module.ZYGOTE_UUID)]
     (model,) = _FakeRegressor.instances
     assert model.kwargs == regressor_kwargs(PySROptions(max_size=12, time_limit=5, seed=11), 2)
     assert model.fit_args["X"].shape == (200, 4) and model.fit_args["complexity_of_variables"][2:] == [13.0, 13.0]
     assert [e.expression for e in front] == ["length + width", "length**2 + 2.0*width**2"]
     assert front.entries[1].loss < 1e-12 < front.entries[0].loss
-    assert backend.info_["route"] == "loss_function" and backend.interrupted_ is False
+    assert found.info["route"] == "loss_function" and found.interrupted is False
     assert any("best held-out L" in line for line in lines)
 
 
 def test_search_returns_saved_front_when_interrupted(fake_pysr, problem):
     _FakeRegressor.fail_with = KeyboardInterrupt()
     backend = PySRBackend()
-    front = backend.search(problem, seed=0)
-    assert backend.interrupted_ is True
+    found = backend.search(problem, seed=0)
+    front = found.front
+    assert found.interrupted is True
     assert [e.expression for e in front] == ["length + width"]
 
 
@@ -417,6 +419,6 @@ def test_real_pysr_search_recovers_a_product():
     problem = SearchProblem(x, directions(x), x_holdout, directions(x_holdout), ("a", "b"))
     backend = PySRBackend(operators=("+", "-", "*", "/"), max_size=9, niterations=30, populations=4,
                           time_limit=240, loss_threshold=1e-6)
-    front = backend.search(problem, seed=0)
+    front = backend.search(problem, seed=0).front
     assert len(front) > 0 and all(e.source == "pysr" for e in front)
     assert min(e.loss for e in front) < 1e-4

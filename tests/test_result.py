@@ -9,7 +9,7 @@ import sympy as sp
 import symgrad
 from symgrad.errors import SymgradError
 from symgrad.result import Result, choose, load_run
-from symgrad.search.base import Entry, Front
+from symgrad.search.base import Entry, Front, SearchResult
 
 
 def _same_level_sets(expression: str, truth: str, names=("x0", "x1")) -> bool:
@@ -100,12 +100,11 @@ def test_explain_and_the_pipeline_share_the_override(trained_a1, monkeypatch):
 
     class Fixed:
         name = "fixed"
-        info_ = {"linear_concept": "x0 + x1"}
 
         def search(self, problem, *, seed, progress=None):
-            return _front()
+            return SearchResult(_front(), info={"linear_concept": "x0 + x1"})
 
-    monkeypatch.setattr(symgrad.search, "make_backend", lambda name, options=None: Fixed())
+    monkeypatch.setattr(symgrad.search, "make_backend", lambda name, options=None, **_: Fixed())
     result = symgrad.explain(classifier, split.test.x, backend="fixed")
     assert result.best.expression == "x0 + x1" and "degenerate" in result.record["selection"]
 

@@ -47,8 +47,8 @@ def test_every_loss_is_unchanged_when_a_column_changes_unit(problems):
     names = base.feature_names
     for a, b in [("x0**2 + 2*x1**2 + x2", "x0**2 + 2*(x1/100)**2 + x2"), ("x0", "x0"), ("x1 + x2", "x1/100 + x2")]:
         assert base.loss(parse_formula(a, names)) == pytest.approx(scaled.loss(parse_formula(b, names)), rel=1e-9)
-    front_a = make_backend("library", {"max_terms": 3, "include": POLYNOMIAL}).search(base)
-    front_b = make_backend("library", {"max_terms": 3, "include": POLYNOMIAL}).search(scaled)
+    front_a = make_backend("library", {"max_terms": 3, "include": POLYNOMIAL}).search(base).front
+    front_b = make_backend("library", {"max_terms": 3, "include": POLYNOMIAL}).search(scaled).front
     # the fits are the same; only snapping to simple constants depends on the unit (2 vs 0.0002)
     np.testing.assert_allclose([e.metrics["fit_train_loss"] for e in front_a],
                                [e.metrics["fit_train_loss"] for e in front_b], rtol=1e-9)

@@ -68,7 +68,8 @@ def sensitivity(neuron: Neuron, labels: Callable[[np.ndarray], np.ndarray], dire
     Args:
         neuron: maps (n, d) raw inputs to (n,) neuron values.
         labels: maps (n, d) raw inputs to (n,) network labels (0/1).
-        directions: (m, d) the neuron's normalised gradients, for the relevance ranking.
+        directions: (m, d) the neuron's gradients for the relevance ranking, in the units the
+            screening compares them in (raw gradients times each input's spread).
         x_near: (n, d) points near the decision boundary, each input of which is moved.
         x_reference: (r, d) data giving each input's spread and the partial-dependence rows.
         feature_names: d input names.
@@ -152,7 +153,8 @@ def perturbation_plot(result: Sensitivity, top: int = 6, neuron_name: str = "neu
         ax.set_xlabel("shift / std of the input")
         ax.set_ylabel(f"change of {neuron_name}", fontsize=8)
         ax.grid(True, alpha=0.3)
-    fig.suptitle("perturbation of one input at a time around points near the decision boundary", fontsize=9)
+    fig.suptitle("one input moved at a time around points near the decision boundary: median change "
+                 "(blue, 25-75% band) and labels flipped (red dashed)", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -59,7 +59,7 @@ def custom_concept(formula: str, n_features: int, low: float, high: float, thres
 
 
 def make_concept_dataset(concept: str | Concept, n_samples: int = 10_000, *, seed: int,
-                         noise: float = 0.01) -> Dataset:
+                         noise: float = 0.01, flip: float = 0.0) -> Dataset:
     """Sample ``n_samples`` uniform points of a concept's box and label them.
 
     Labels follow the paper: y = 1[g(x)·(1 + noise·ε) > t], ε ~ N(0, 1). For two-concept cases
@@ -69,7 +69,11 @@ def make_concept_dataset(concept: str | Concept, n_samples: int = 10_000, *, see
         concept: an id of ``CONCEPTS`` or a Concept.
         n_samples: points drawn.
         seed: seeds the numpy Generator; same seed, same data.
+        noise: relative size of the multiplicative noise ε on g.
+        flip: fraction of labels flipped at random afterwards (label noise), in [0, 0.5].
     """
+    if isinstance(flip, bool) or not isinstance(flip, (int, float)) or not 0.0 <= flip <= 0.5:
+        raise SymgradError(f"flip={flip!r} is not allowed; use a fraction of labels in [0, 0.5]")
     if isinstance(concept, str):
         if concept not in CONCEPTS:
             raise SymgradError(f"concept {concept!r} is unknown; built-in concepts are {sorted(CONCEPTS)}")
@@ -87,5 +91,8 @@ def make_concept_dataset(concept: str | Concept, n_samples: int = 10_000, *, see
         eps = rng.standard_normal(n_samples)
         labels.append((g * (1.0 + noise * eps) > concept.threshold).astype(np.int32))
     keep = np.all([lab == labels[0] for lab in labels], axis=0)
+    if flip > 0:
+        flipped = rng.random(n_samples) < flip
+        labels[0] = np.where(flipped, 1 - labels[0], labels[0]).astype(np.int32)
     return Dataset(x=x[keep], y=labels[0][keep], feature_names=names, n_classes=2, class_names=("0", "1"),
                    truth=concept.formula, threshold=concept.threshold, low=low, high=high)

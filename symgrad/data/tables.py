@@ -90,11 +90,21 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
     path = Path(path)
     if not path.is_file():
         raise SymgradError(f"data.path {str(path)!r} is not a file; give the path of a CSV file with a header row")
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        # utf-8-sig drops the byte-order mark that spreadsheet programs write
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError as exc:
+        raise SymgradError(f"data file {path.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except (csv.Error, OSError) as exc:
+        raise SymgradError(f"data file {path.name} cannot be read as CSV ({exc})") from None
     if len(rows) < 2:
         raise SymgradError(f"data file {str(path)!r} has no data rows below its header")
     header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise SymgradError(f"the header of {path.name} names the columns {repeated} more than once; column names "
+                           "must be unique")
     if label not in header:
         raise SymgradError(f"data.label {label!r} is not a column of {path.name}; columns are {header}")
     columns = list(features) if features else [h for h in header if h != label]
@@ -123,6 +133,7 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
     raw_labels = [row[index[label]].strip() for row in body]
     if any(v == "" or v.lower() == "nan" for v in raw_labels):
         raise SymgradError(f"label column {label!r} of {path.name} has missing values; every row needs a label")
+    raw_labels = [_label_name(v) for v in raw_labels]  # "1", "1.0" and "1e0" are one class
     classes = sorted(set(raw_labels), key=_label_sort_key)
     if len(classes) < 2:
         raise SymgradError(f"label column {label!r} of {path.name} has only the value {classes}; a classifier needs at least 2 classes")
@@ -130,6 +141,17 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
     names, renamed = formula_names(columns)
     return Dataset(x=x, y=np.array([lookup[v] for v in raw_labels], dtype=np.int32), feature_names=names,
                    n_classes=len(classes), class_names=tuple(classes), renamed=renamed)
+
+
+def _label_name(value: str) -> str:
+    """One name per class: a numeric label is named by its value ("1.0" -> "1", "2.50" -> "2.5")."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if not np.isfinite(number):
+        return value
+    return str(int(number)) if number == int(number) else repr(number)
 
 
 def _label_sort_key(value: str):

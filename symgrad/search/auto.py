@@ -10,10 +10,10 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymgradError
-from .base import Entry, Front, Progress, SearchProblem
+from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
 from .library import LibraryBackend
-from .screening import screen_inputs
+from .screening import relevance, screen_inputs
 from .select import select
 from .symmetry import detect_symmetries, reduce_problem, substitute_back
 
@@ -21,7 +21,7 @@ from .symmetry import detect_symmetries, reduce_problem, substitute_back
 class AutoBackend:
     """Library fit first, Operon GP where it is needed, everything re-scored on held-out points.
 
-    Steps (METHOD §4 and §6):
+    Steps (docs/method.md, "The auto strategy"):
 
     1. Screening: only inputs whose mean |normalised gradient component| is at least
        ``screen_threshold`` times the largest are searched (``force_inputs`` are always kept).
@@ -40,10 +40,14 @@ class AutoBackend:
        monotone wrappers dropped; simple constants snapped when held-out L allows it) and the
        merged front is re-scored on the held-out points of the original problem.
     6. Degenerate case: if a linear formula in the screened inputs is within ``linear_factor``
-       of the best held-out L, ``info_["linear_concept"]`` reports it.
+       of the best held-out L, ``info["linear_concept"]`` of the result reports it.
 
     Args:
         screen, screen_threshold, force_inputs: input screening.
+        max_inputs: most inputs searched (the most relevant of those passing screening; forced
+            inputs count first). Bounds memory: the library fit stays within its
+            ``memory_limit`` (512 MB) and a GP run stores (2 d + 1) x 1000 x (d + 1) float32
+            values, 3.4 MB at d = 20; symmetry detection looks at d (d - 1) / 2 pairs.
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
@@ -56,7 +60,7 @@ class AutoBackend:
         gp_time_limit: safety limit in seconds per GP run (a run cut by it is not reproducible).
         time_limit: seconds for the whole search. It is checked before and inside every GP run
             and before each costly later step (constant polishing, canonical forms); when it is
-            spent the search returns the front found so far and ``info_["cut_short"]`` says which
+            spent the search returns the front found so far and ``info["cut_short"]`` says which
             step was cut.
         accept_loss: held-out L at or below which the library's choice is accepted without GP
             (0.002: within the noise floors measured on trained networks, 1e-4 to 5e-3, where a
@@ -67,8 +71,10 @@ class AutoBackend:
     """
 
     name = "auto"
+    screens_inputs = True
 
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
+                 max_inputs: int = 20,
                  symmetry: bool = True, symmetry_threshold: float = 0.12, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
@@ -91,8 +97,18 @@ class AutoBackend:
             raise SymgradError(f"search.options.gp_stall={gp_stall!r} is not allowed; use an integer >= 100 or null")
         if isinstance(accept_loss, bool) or not isinstance(accept_loss, (int, float)) or not 0 <= accept_loss < 1:
             raise SymgradError(f"search.options.accept_loss={accept_loss!r} is not allowed; use a number in [0, 1)")
+        if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
+            raise SymgradError(f"search.options.max_inputs={max_inputs!r} is not allowed; use a positive integer")
+        self.max_inputs = max_inputs
         if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
             raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
+        if not isinstance(gp_bands, (list, tuple)):
+            raise SymgradError(f"search.options.gp_bands={gp_bands!r} is not allowed; use a list of positive "
+                               "margins or null (all points)")
+        for name, value in (("library", library), ("operon", operon)):
+            if value is not None and not isinstance(value, dict):
+                raise SymgradError(f"search.options.{name}={value!r} is not allowed; use a mapping of the {name} "
+                                   "backend's options")
         gp_bands = tuple(gp_bands)
         if not gp_bands or any(b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)) or b <= 0)
                                for b in gp_bands):
@@ -112,8 +128,6 @@ class AutoBackend:
         LibraryBackend(**{**self.library_options, "screen": False})
         if gp:
             self._operon(0.0)
-        self.info_: dict[str, Any] = {}
-        self.interrupted_ = False
         self.deadline = math.inf
 
     def _operon(self, time_limit: float, polish: bool = True):
@@ -124,22 +138,22 @@ class AutoBackend:
             options["polish"] = False
         return OperonBackend(**{**options, "time_limit": max(time_limit, 0.5)})
 
-    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> SearchResult:
         say = progress or (lambda _m: None)
         start = time.monotonic()
         self.deadline = start + self.time_limit
-        self.info_, self.interrupted_ = {}, False
-        info = self.info_
+        info: dict[str, Any] = {}
+        interrupted = False
         candidates: list[tuple[sp.Expr, str]] = []
         self._check_units(problem, info, say)
         try:
             sub = self._screen(problem, info, say)
             reduced, substitution = self._reduce(sub, info, say)
 
-            library_front = self._back(self._library(reduced).search(reduced, seed=seed), reduced, substitution,
+            library_front = self._back(self._library(reduced).search(reduced, seed=seed).front, reduced, substitution,
                                        "library")
             if substitution:
-                library_front = library_front.merge(self._back(self._library(sub).search(sub, seed=seed), sub, {},
+                library_front = library_front.merge(self._back(self._library(sub).search(sub, seed=seed).front, sub, {},
                                                                "library"))
             candidates += [(e.sympy(problem.feature_names), e.source) for e in library_front]
             library_best = select(library_front) if len(library_front) else None
@@ -153,11 +167,11 @@ class AutoBackend:
             elif self.gp:
                 self._portfolio(reduced, substitution, problem, library_best, seed, candidates, info, say)
         except KeyboardInterrupt:
-            self.interrupted_ = True
+            interrupted = True
             say("auto: interrupted; returning the formulas found so far")
-        front = self._final_front(candidates, problem, say)
+        front = self._final_front(candidates, problem, info, say)
         info["seconds"] = time.monotonic() - start
-        return front
+        return SearchResult(front, info, interrupted)
 
     @staticmethod
     def _check_units(problem: SearchProblem, info: dict, say: Progress) -> None:
@@ -181,9 +195,9 @@ class AutoBackend:
     def _remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def _cut(self, step: str, say: Progress) -> None:
+    def _cut(self, step: str, info: dict, say: Progress) -> None:
         """Record that ``step`` was cut short by the time limit."""
-        self.info_.setdefault("cut_short", []).append(step)
+        info.setdefault("cut_short", []).append(step)
         say(f"auto: time limit of {self.time_limit:g} s reached; {step}")
 
     def _portfolio(self, reduced: SearchProblem, substitution: dict, problem: SearchProblem, library_best: Entry | None,
@@ -194,7 +208,7 @@ class AutoBackend:
         for index, (band, run_seed) in enumerate(runs):
             remaining = self._remaining()
             if remaining < 2.0:
-                self._cut(f"{len(runs) - index} of {len(runs)} GP runs skipped", say)
+                self._cut(f"{len(runs) - index} of {len(runs)} GP runs skipped", info, say)
                 return
             target = reduced if band is None else reduced.band(band)
             if len(target.x) < 20:
@@ -202,13 +216,14 @@ class AutoBackend:
             say(f"auto: GP run {index + 1}/{len(runs)} (band {band or 'all'}, seed {run_seed})")
             # constant polishing after the run costs seconds; skip it when the clock is nearly spent
             operon = self._operon(min(self.gp_time_limit, remaining), polish=remaining > 0.25 * self.time_limit)
-            gp_front = self._back(operon.search(target, seed=run_seed, progress=say), reduced, substitution, "operon")
+            run = operon.search(target, seed=run_seed, progress=say)
+            gp_front = self._back(run.front, reduced, substitution, "operon")
             candidates += [(e.sympy(problem.feature_names), e.source) for e in gp_front]
-            stop = operon.stats_.get("stop_reason")
-            if stop == "interrupted":
+            stop = run.info.get("stop_reason")
+            if run.interrupted:
                 raise KeyboardInterrupt
             if stop == "time limit reached" and self._remaining() < 2.0:
-                self._cut(f"GP run {index + 1} of {len(runs)} stopped by the clock", say)
+                self._cut(f"GP run {index + 1} of {len(runs)} stopped by the clock", info, say)
             if index == 0 and library_best is not None and len(gp_front):
                 gp_best = select(gp_front)
                 if not gp_best.loss * self.accept_factor < library_best.loss:
@@ -219,14 +234,32 @@ class AutoBackend:
         info["accepted"] = "portfolio"
 
     def _screen(self, problem: SearchProblem, info: dict, say: Progress) -> SearchProblem:
-        if not (self.screen or self.force_inputs) or problem.n_features == 1:
+        if problem.n_features == 1:
             return problem
-        screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
-                                  force=self.force_inputs)
-        info["screening"] = {"kept": list(screening.kept_names),
-                             "ranking": [[problem.feature_names[i], float(screening.scores[i])] for i in screening.ranking]}
-        say(f"auto: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
-        return problem.subset(screening.kept)
+        if not (self.screen or self.force_inputs):
+            kept = list(range(problem.n_features))
+            scores = relevance(problem.directions)
+            ranking = [int(i) for i in np.argsort(-scores, kind="stable")]
+        else:
+            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
+                                      force=self.force_inputs)
+            kept, scores, ranking = list(screening.kept), np.array(screening.scores), list(screening.ranking)
+            info["screening"] = {"kept": list(screening.kept_names),
+                                 "ranking": [[problem.feature_names[i], float(scores[i])] for i in ranking]}
+        if len(kept) > self.max_inputs:
+            # the memory and time of every later stage grow with the inputs searched
+            forced = [i for i in ranking if problem.feature_names[i] in (self.force_inputs or ())]
+            others = [i for i in ranking if i in kept and i not in forced]
+            capped = sorted(forced + others[:max(0, self.max_inputs - len(forced))])
+            say(f"auto: {len(kept)} inputs pass screening; the {len(capped)} most relevant are searched "
+                f"(max_inputs {self.max_inputs})")
+            info.setdefault("screening", {})["capped"] = {"passed": len(kept), "searched": len(capped)}
+            kept = capped
+        if len(kept) == problem.n_features:
+            return problem
+        info.setdefault("screening", {})["kept"] = [problem.feature_names[i] for i in kept]
+        say(f"auto: screening kept {info['screening']['kept']} of {problem.n_features} inputs")
+        return problem.subset(kept)
 
     def _reduce(self, sub: SearchProblem, info: dict, say: Progress) -> tuple[SearchProblem, dict]:
         if not self.symmetry or sub.n_features < 2:
@@ -257,20 +290,20 @@ class AutoBackend:
     def _linear(self, sub: SearchProblem, problem: SearchProblem, info: dict, candidates: list) -> None:
         symbols = [sp.Symbol(n, real=True) for n in sub.feature_names]
         linear = LibraryBackend(include=("linear",), max_terms=min(len(symbols), 8), screen=False, elbow_factor=1.0001)
-        front = linear.search(sub, seed=0)
+        front = linear.search(sub, seed=0).front
         if len(front):
             best = min(front, key=lambda e: e.loss)
             info["linear_candidate"] = best.expression
             candidates.append((best.sympy(problem.feature_names), "linear"))
 
-    def _final_front(self, candidates: list, problem: SearchProblem, say: Progress) -> Front:
+    def _final_front(self, candidates: list, problem: SearchProblem, info: dict, say: Progress) -> Front:
         entries: dict[str, Entry] = {}
         cut = False
         for expr, source in candidates:
             scored = []
             if not cut and self._remaining() < 0:
                 cut = True
-                self._cut("the remaining candidates are kept without canonical forms", say)
+                self._cut("the remaining candidates are kept without canonical forms", info, say)
             for form in ((expr,) if cut else (expr, self._canonical(expr, problem))):
                 try:
                     scored.append(Entry.from_expr(form, problem, source=source,
@@ -287,7 +320,7 @@ class AutoBackend:
         if len(front) and linear:
             entry = Entry.from_expr(self._canonical(linear[0], problem), problem, source="linear")
             if entry.loss <= self.linear_factor * min(e.loss for e in front):
-                self.info_["linear_concept"] = entry.expression
+                info["linear_concept"] = entry.expression
                 say(f"auto: a linear concept fits as well as anything: {entry.expression}")
                 front = front.merge(Front((entry,)))
         return front

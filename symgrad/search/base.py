@@ -234,12 +234,31 @@ def _short(value: Any) -> str:
     return "-" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """What one search returns: everything a caller needs, no state left on the backend.
+
+    Attributes:
+        front: the candidate formulas, scored on held-out points.
+        info: JSON-ready facts about the run (backend specific: screening, symmetries,
+            evaluations, stop reason, what a time limit cut, ...).
+        interrupted: the search was stopped by KeyboardInterrupt; ``front`` holds what it had.
+    """
+
+    front: Front
+    info: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+
 class SearchBackend(Protocol):
-    """What a search engine provides. Constructed from its options; ``search`` is repeatable
-    for a given ``seed``. A backend that is interrupted (KeyboardInterrupt or a budget) returns
-    the best front it has instead of raising."""
+    """What a search engine provides. Constructed from its options (validated there, so a bad
+    option fails before any work); ``search`` is repeatable for a given ``seed``. A backend that
+    is interrupted (KeyboardInterrupt or a budget) returns the best front it has instead of
+    raising. ``screens_inputs`` says whether it takes the ``screen`` and ``force_inputs``
+    options."""
 
     name: str
+    screens_inputs: bool
 
-    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> SearchResult:
         ...

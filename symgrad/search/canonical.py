@@ -8,8 +8,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymgradError
-from ..expressions import complexity, value_function
+from ..expressions import complexity, symbols_for, value_function
 from .base import SearchProblem
+from .loss import alignment_loss
 
 # Increasing on the whole real line, so f(h) has the level sets and gradient direction of h.
 _INCREASING_FUNCTIONS = (sp.exp, sp.tanh, sp.atan, sp.sinh, sp.asinh, sp.erf)
@@ -185,17 +186,42 @@ def snap_constants(expr: sp.Expr, problem: SearchProblem | None = None, toleranc
                 expr = expr.xreplace({number: candidate})
                 break
         return expr
-    limit = tolerance * problem.loss(expr) + _LOSS_FLOOR
-    for number in floats:
+    loss = _parametric_loss(expr, floats, problem)
+    values = [float(f) for f in floats]
+    limit = tolerance * loss(values) + _LOSS_FLOOR
+    for k, number in enumerate(floats):
         value = float(number)
         for candidate in _candidates(value, window=0.1 * abs(value), allow_zero=abs(value) < 1e-3):
             trial = expr.xreplace({number: candidate})
             if not trial.free_symbols:
                 continue
-            if problem.loss(trial) <= limit:
-                expr = trial
+            if loss([*values[:k], float(candidate), *values[k + 1:]]) <= limit:
+                expr, values[k] = trial, float(candidate)
                 break
     return expr
+
+
+def _parametric_loss(expr: sp.Expr, floats: list[sp.Float], problem: SearchProblem):
+    """Held-out L of ``expr`` as a function of the values of its ``floats``, compiled once
+    (one sympy derivative and lambdify per formula instead of one per trial value)."""
+    params = sp.symbols(f"_snap0:{len(floats)}", real=True)
+    template = expr.xreplace(dict(zip(floats, params)))
+    symbols = symbols_for(problem.feature_names)
+    used = [i for i, s in enumerate(symbols) if s in template.free_symbols]
+    partials = [sp.diff(template, symbols[i]) for i in used]
+    compiled = sp.lambdify([*[symbols[i] for i in used], *params], partials, modules="numpy")
+    x = np.asarray(problem.x_holdout, dtype=np.float64)
+    columns = [x[:, i] for i in used]
+
+    def loss(values: list[float]) -> float:
+        grads = np.zeros_like(x)
+        with np.errstate(all="ignore"):
+            parts = compiled(*columns, *values)
+            for j, i in enumerate(used):
+                grads[:, i] = np.broadcast_to(np.asarray(parts[j], dtype=np.float64), (x.shape[0],))
+        return alignment_loss(problem.scaled(grads), problem.directions_holdout, oriented=problem.oriented)
+
+    return loss
 
 
 def _snap_best_scale(expr: sp.Expr, problem: SearchProblem | None, tolerance: float,

@@ -15,10 +15,10 @@ import sympy as sp
 
 from ..errors import SymgradError
 from ..expressions import complexity, symbols_for
-from .base import Entry, Front, Progress, SearchProblem
+from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
 from .loss import alignment_loss
-from .screening import Screening, screen_inputs
+from .screening import Screening, relevance, screen_inputs
 
 FAMILIES = ("linear", "square", "cube", "sin", "cos", "exp", "log", "inverse", "product")
 # Train losses below this are round-off; a 1e-16 -> 1e-17 step is no 5x improvement.
@@ -32,6 +32,8 @@ _RERANK = 10
 _FAMILY_COST = {"linear": 1, "square": 2, "product": 2, "cube": 3, "inverse": 3, "log": 3, "exp": 3,
                 "sin": 4, "cos": 4}
 _BEAM = 20
+# Backward elimination is skipped for libraries larger than this (each step is an (m, m) eigh).
+_BACKWARD_MAX_TERMS = 400
 # Largest support: beyond a dozen terms a closed form is no longer read as one.
 MAX_TERMS = 16
 _CHUNK = 4096
@@ -103,7 +105,7 @@ def elbow_size(losses: Sequence[float], factor: float = 5.0, floor: float = LOSS
 
     ``losses[k-1]`` is the best train loss with k terms; losses below ``floor`` count as
     ``floor``. A true term cut L 43-378x on network gradients, a spurious one 1.2-3.4x
-    (METHOD §4), hence the default 5.
+    (docs/method.md, "Library fit"), hence the default 5.
 
     Returns:
         The chosen number of terms (1 if no step qualifies).
@@ -116,7 +118,7 @@ def elbow_size(losses: Sequence[float], factor: float = 5.0, floor: float = LOSS
 
 
 class LibraryBackend:
-    """Sparse fit over a fixed term library (METHOD §4).
+    """Sparse fit over a fixed term library (docs/method.md, "Library fit").
 
     For g = sum_j c_j phi_j the gradient is J_k c with J_k the (d, m) term gradients at x_k,
     so "grad g parallel to N_k" is linear in c: minimise sum_k |(I - N_k N_k^T) J_k c|^2 subject
@@ -141,14 +143,17 @@ class LibraryBackend:
         near_tie: supports of one size whose train L is within this factor of the best count
             as tied; the one with the simplest term families wins (polynomials first).
         force_inputs: feature names to search regardless of screening (None: screening decides).
+        memory_limit: megabytes the fit may use (``library_bytes``); a larger problem is fitted
+            on its most relevant inputs only.
     """
 
     name = "library"
+    screens_inputs = True
 
     def __init__(self, *, max_terms: int = 4, elbow_factor: float = 5.0, include: Sequence[str] = FAMILIES,
                  screen: bool = True, screen_threshold: float = 0.1, max_combinations: int = 100000,
                  tolerance: float = 1.25, near_tie: float = 1.3,
-                 force_inputs: Sequence[str] | None = None) -> None:
+                 force_inputs: Sequence[str] | None = None, memory_limit: int = 512) -> None:
         if isinstance(max_terms, bool) or not isinstance(max_terms, int) or not 1 <= max_terms <= MAX_TERMS:
             raise SymgradError(f"max_terms {max_terms!r} is not allowed; use an integer from 1 to {MAX_TERMS}")
         if not _is_number(elbow_factor) or not elbow_factor > 1:
@@ -178,12 +183,18 @@ class LibraryBackend:
         self.tolerance = float(tolerance)
         self.near_tie = float(near_tie)
         self.force_inputs = None if force_inputs is None else list(force_inputs)
+        if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 16:
+            raise SymgradError(f"memory_limit {memory_limit!r} is not allowed; use a whole number of megabytes >= 16")
+        self.memory_limit = memory_limit
 
-    def search(self, problem: SearchProblem, *, seed: int = 0, progress: Progress | None = None) -> Front:
+    def search(self, problem: SearchProblem, *, seed: int = 0, progress: Progress | None = None) -> SearchResult:
         """Fit, canonicalise and score the best support of every size.
 
         The fit is deterministic; ``seed`` is accepted for the backend protocol. An interrupt
-        returns the entries finished so far.
+        returns the entries finished so far (``interrupted`` set).
+
+        Returns:
+            The front, with ``info`` holding the screening (kept inputs) and the elbow size.
         """
         del seed  # deterministic
         say = progress or (lambda message: None)
@@ -191,7 +202,11 @@ class LibraryBackend:
             fit = self.fit(problem, progress=progress)
         except KeyboardInterrupt:
             say("library: interrupted before any support was fitted")
-            return Front()
+            return SearchResult(Front(), interrupted=True)
+        info: dict = {"terms": len(fit.terms), "chosen_size": fit.chosen_size, "exhaustive": fit.exhaustive}
+        if fit.screening is not None:
+            info["screening"] = {"kept": list(fit.screening.kept_names)}
+        interrupted = False
         entries: dict[str, Entry] = {}
         try:
             for support in fit.supports:
@@ -208,8 +223,25 @@ class LibraryBackend:
                     **entry.metrics, "terms": entry.metrics.get("terms", support.size),
                     "fit_train_loss": entry.metrics.get("fit_train_loss", support.train_loss), "elbow": elbow})
         except KeyboardInterrupt:
+            interrupted = True
             say("library: interrupted while canonicalising; returning the entries finished")
-        return Front(tuple(entries.values()))
+        return SearchResult(Front(tuple(entries.values())), info, interrupted)
+
+    def _within_memory(self, problem: SearchProblem, say: Progress) -> SearchProblem:
+        """``problem`` restricted to its most relevant inputs if the library would not fit in
+        ``memory_limit`` (``library_bytes``); the least relevant inputs are dropped first."""
+        limit = self.memory_limit * 2**20
+        d = problem.n_features
+        if library_bytes(len(problem.x), d, self.include) <= limit:
+            return problem
+        keep = d
+        while keep > 1 and library_bytes(len(problem.x), keep, self.include) > limit:
+            keep -= 1
+        ranking = np.argsort(-relevance(problem.directions), kind="stable")
+        kept = sorted(int(i) for i in ranking[:keep])
+        say(f"library: {d} inputs exceed the memory limit of {self.memory_limit} MB; the {keep} most relevant "
+            "are used")
+        return problem.subset(kept)
 
     def fit(self, problem: SearchProblem, *, progress: Progress | None = None) -> LibraryFit:
         """Screen, build the library and find the best support of each size (no canonicalisation)."""
@@ -222,6 +254,7 @@ class LibraryBackend:
                                       force=self.force_inputs)
             sub = problem.subset(screening.kept)
             say(f"library: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
+        sub = self._within_memory(sub, say)
         terms = build_library(sub.x, sub.x_holdout, sub.feature_names, self.include)
         if not terms:
             raise SymgradError(f"the term families {list(self.include)} give no usable term on these inputs")
@@ -235,7 +268,8 @@ class LibraryBackend:
         exhaustive = total <= self.max_combinations
         say(f"library: {m} terms over {sub.n_features} inputs, {n} points, "
             f"{'exhaustive over' if exhaustive else 'beam and backward elimination instead of'} {total} supports")
-        backward = {} if exhaustive else _backward_elimination(a_matrix, b_matrix, max_size)
+        # backward elimination refits (m, m) eigenproblems: worth it only for modest libraries
+        backward = {} if exhaustive or m > _BACKWARD_MAX_TERMS else _backward_elimination(a_matrix, b_matrix, max_size)
         supports: list[SupportFit] = []
         beam: list[tuple[int, ...]] = [()]
         try:
@@ -271,6 +305,17 @@ class LibraryBackend:
         chosen = elbow_size([s.train_loss for s in supports], self.elbow_factor)
         return LibraryFit(screening=screening, terms=tuple(terms), supports=tuple(supports),
                           chosen_size=chosen, exhaustive=exhaustive)
+
+
+def library_bytes(n: int, d: int, include: Sequence[str] = FAMILIES) -> int:
+    """Peak memory of the library fit, in bytes, for n points and d inputs.
+
+    The dense term gradients (n, d, m) dominate, then A and B (m, m) and the projections (n, m),
+    with m <= 8 d + d (d - 1) / 2 terms (every unary family, pairwise products).
+    """
+    unary = sum(f in include for f in FAMILIES if f != "product")
+    m = unary * d + (d * (d - 1) // 2 if "product" in include else 0)
+    return 8 * (3 * n * d * m + 2 * m * m + 2 * n * m)  # three (n, d, m) arrays live at the peak
 
 
 def build_library(x: np.ndarray, x_holdout: np.ndarray, feature_names: Sequence[str],

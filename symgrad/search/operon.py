@@ -14,7 +14,7 @@ import sympy as sp
 
 from ..errors import SymgradError
 from ..expressions import symbols_for
-from .base import Entry, Front, Progress, SearchProblem
+from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .operon_tree import _NodeRecord, _node_kind, node_records as node_records, tree_to_sympy as tree_to_sympy
 from .polish import _usable, polish_constants as polish_constants
 
@@ -69,7 +69,7 @@ class OperonBackend:
             ``"real"`` (normal-distributed weights, mutated by Gaussian steps).
         integer_range: integer weights are drawn from [-integer_range, integer_range].
         parsimony: fitness = L + parsimony * weighted node count (meant for ``objective="single"``;
-            a fixed per-node price misleads on noisy targets, see METHOD §6).
+            a fixed per-node price misleads on noisy targets, see docs/method.md, "Genetic programming").
         complexity_weights: cost per operator name (also ``"variable"`` and ``"constant"``) in
             the weighted node count; 1 for anything not named.
         time_limit: wall-clock seconds for the evolutionary run (polishing comes after it).
@@ -93,11 +93,13 @@ class OperonBackend:
             symmetry-reduced case (it settles on look-alikes such as 4*x0**2 + cos(2*u0) for
             x0**2 + sin(u0)).
 
-    After ``search``, ``stats_`` holds the last run's evaluations, generations, seconds (of the
-    evolutionary run), stop reason and best training L (finite-difference estimate).
+    ``search`` returns the front with ``info`` holding the run's evaluations, generations,
+    seconds (of the evolutionary run), stop reason and best training L (finite-difference
+    estimate).
     """
 
     name = "operon"
+    screens_inputs = False
 
     def __init__(self, *, operators: Sequence[str] = DEFAULT_OPERATORS, max_length: int = 30,
                  max_depth: int = 10, population_size: int = 500, generations: int = 1000,
@@ -155,9 +157,8 @@ class OperonBackend:
         if objective not in ("single", "pareto"):
             raise SymgradError(f"objective {objective!r} is not allowed; use 'single' or 'pareto'")
         self.objective = objective
-        self.stats_: dict[str, Any] = {}
 
-    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> SearchResult:
         """Evolve formulas for ``problem`` and return their front, scored on held-out points.
 
         Repeatable for a given ``seed`` unless a time limit ends the run. KeyboardInterrupt (also
@@ -170,7 +171,8 @@ class OperonBackend:
             progress: called with short status lines.
 
         Returns:
-            Front of sympy-parsable formulas over ``problem.feature_names`` (source "operon").
+            Front of sympy-parsable formulas over ``problem.feature_names`` (source "operon"),
+            with the run's statistics as ``info``.
         """
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SymgradError(f"seed {seed!r} must be a non-negative integer")
@@ -179,14 +181,15 @@ class OperonBackend:
         started = time.monotonic()
         archive, stop_reason = run.execute()
         trees = archive.trees()
-        self.stats_ = {"evaluations": run.fitness.evaluations, "generations": run.generation,
-                       "seconds": time.monotonic() - started, "stop_reason": stop_reason,
-                       "best_train_loss": archive.best_loss}
+        info = {"evaluations": run.fitness.evaluations, "generations": run.generation,
+                "seconds": time.monotonic() - started, "stop_reason": stop_reason,
+                "best_train_loss": archive.best_loss}
         notify(f"operon: {stop_reason}; {run.fitness.evaluations} evaluations, best train L "
                f"{archive.best_loss:.3g}; scoring {len(trees)} candidates")
         polish = self.polish and not notify.interrupted and stop_reason != "interrupted"
-        return _front_from_archive(trees, problem, integer=self.coefficients == "integer", polish=polish,
-                                   notify=notify)
+        front = _front_from_archive(trees, problem, integer=self.coefficients == "integer", polish=polish,
+                                    notify=notify)
+        return SearchResult(front, info, interrupted=notify.interrupted or stop_reason == "interrupted")
 
 
 class _SafeProgress:

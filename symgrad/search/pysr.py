@@ -38,7 +38,7 @@ import sympy as sp
 
 from ..errors import SymgradError
 from ..expressions import parse_formula, symbols_for
-from .base import Entry, Front, Progress, SearchProblem
+from .base import Entry, Front, Progress, SearchProblem, SearchResult
 
 # symgrad operator name -> (arity, PySR operator name); add/sub/mul/div are the Operon
 # backend's names, accepted so that one operator list serves both backends
@@ -435,6 +435,7 @@ class PySRBackend:
     """
 
     name = "pysr"
+    screens_inputs = False
 
     def __init__(self, *, operators: Sequence[str] = DEFAULT_OPERATORS, max_size: int = 25,
                  complexity_weights: Mapping[str, float] | None = None, parsimony: float = 0.0,
@@ -448,10 +449,8 @@ class PySRBackend:
         available, reason = pysr_available()
         if not available:
             raise SymgradError(reason)
-        self.interrupted_ = False
-        self.info_: dict[str, Any] = {}
 
-    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> Front:
+    def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> SearchResult:
         """Run PySR on ``problem`` and return its front, re-scored on held-out points.
 
         Args:
@@ -460,11 +459,12 @@ class PySRBackend:
             progress: receives short status lines.
 
         Returns:
-            The re-scored front; after an interrupt, whatever PySR had saved (possibly empty).
+            The re-scored front (after an interrupt, whatever PySR had saved, possibly empty) and
+            ``info`` with the route, PySR version, number of equations and seed.
         """
         say = progress or (lambda _line: None)
         options = dataclasses.replace(self.options, seed=seed, oriented=problem.oriented)
-        self.interrupted_ = False
+        interrupted = False
         say("pysr: starting Julia (the first run compiles for several minutes)")
         try:
             import pysr
@@ -480,18 +480,18 @@ class PySRBackend:
         except BaseException as exc:
             if not _is_interrupt(exc):
                 raise
-            self.interrupted_ = True
+            interrupted = True
             say("pysr: interrupted; keeping the equations saved so far")
         equations = getattr(model, "equations_", None)
-        if equations is None and self.interrupted_:
+        if equations is None and interrupted:
             try:
                 equations = model.get_hof()
             except Exception:  # nothing was saved before the interrupt
                 equations = None
         front = Front() if equations is None else front_from_equations(equations, problem, progress=say)
-        self.info_ = {"route": "loss_function", "pysr_version": getattr(pysr, "__version__", "unknown"),
-                      "n_equations": len(front), "seed": seed}
+        info = {"route": "loss_function", "pysr_version": getattr(pysr, "__version__", "unknown"),
+                "n_equations": len(front), "seed": seed}
         if len(front):
             best = min(front, key=lambda e: e.loss)
             say(f"pysr: {len(front)} formulas; best held-out L = {best.loss:.3g} for {best.expression}")
-        return front
+        return SearchResult(front, info, interrupted)

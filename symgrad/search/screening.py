@@ -44,7 +44,7 @@ def relevance(directions: np.ndarray) -> np.ndarray:
 
     Rows are renormalised to unit length (rows of zero norm are ignored), so the score does
     not depend on the neuron's scale. Relevant inputs of a trained network score ~0.3-0.5,
-    irrelevant ones ~0.03 or less (METHOD §2, §6).
+    irrelevant ones ~0.03 or less (docs/method.md, "Screening").
 
     Args:
         directions: (n, d) gradient directions.

@@ -1,0 +1,35 @@
+"""Batches on a real Dask LocalCluster (skipped without the dask extra)."""
+
+import pytest
+import yaml
+
+distributed = pytest.importorskip("distributed")
+
+from symgrad.batch import run_batch  # noqa: E402
+from symgrad.batch_grid import load_batch  # noqa: E402
+from symgrad.errors import SymgradError  # noqa: E402
+
+
+def test_a_small_batch_runs_on_a_dask_local_cluster(tmp_path):
+    config = {"data": {"concept": "A1", "n_samples": 1000}, "model": {"hidden": [6]}, "train": {"epochs": 3},
+              "search": {"backend": "library"}}
+    (tmp_path / "a1.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "batch.yaml").write_text(yaml.safe_dump({"base": "a1.yaml", "seeds": [1],
+                                                         "neurons": ["output", {"kind": "hidden", "unit": 2}]}))
+    batch = load_batch(tmp_path / "batch.yaml")
+    outcome = run_batch(batch, tmp_path / "out", executor="dask", workers=1)
+    assert outcome.counts["finished"] == 2, outcome.rows
+    assert {r["network"] for r in outcome.rows} == {"batch-s1"}
+    assert "Dask LocalCluster of 1 workers" in (tmp_path / "out" / "summary.md").read_text()
+    for row in outcome.rows:
+        assert (tmp_path / "out" / row["run_dir"] / "report.html").is_file()
+
+
+def test_an_unreachable_scheduler_is_one_sentence(monkeypatch):
+    import symgrad.batch_exec
+
+    monkeypatch.setattr(symgrad.batch_exec, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(SymgradError, match="cannot reach the Dask scheduler"):
+        from symgrad.batch_exec import make_runner
+
+        make_runner("dask", None, 1, "tcp://127.0.0.1:9")
