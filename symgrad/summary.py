@@ -37,6 +37,9 @@ def summary_text(run: Result) -> str:
     if "test_accuracy" in model:
         lines.append(f"network: {model['hidden']} {model['activation']}, test accuracy {_g(model['test_accuracy'], '.4f')}")
     lines.append(f"neuron: {r.get('neuron', {}).get('description', '?')}")
+    renamed = (r.get("data") or {}).get("renamed")
+    if renamed:
+        lines.append("columns renamed for formulas: " + ", ".join(f"{a!r} -> {b!r}" for a, b in renamed.items()))
     if r.get("search", {}).get("interrupted"):
         lines.append("search was interrupted: the front below is the best found so far")
     if run.best is None:
