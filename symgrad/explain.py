@@ -47,7 +47,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         written in the feature names and equivalent up to a monotone transform. ``save(dir)``
         writes a run directory with its report.
     """
-    from .importers import FunctionNeuron, import_model
+    from .importers import FunctionNeuron, describe, import_model
     from .pipeline import gradient_arrays, neuron_record, subsample, run_search
     from .runs import RESULT_FORMAT, RESULT_VERSION, versions
     from .search import make_backend
@@ -114,7 +114,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
                           "class_names": list(subject.class_names), "labelled": labelled,
                           "split": [len(search_rows), len(validation_rows), len(test_rows)]}
         record["model"] = {"hidden": list(subject.hidden_sizes), "activation": subject.activation,
-                           "source": getattr(subject, "source", "") or "Classifier",
+                           "source": describe(model),
                            "test_accuracy": float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
                            if labelled else None}
     front = assess_front(front, evidence)

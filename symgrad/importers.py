@@ -40,6 +40,17 @@ def import_model(model: Any, x: np.ndarray, *, feature_names: Sequence[str] | No
                        "scikit-learn MLPClassifier, a PyTorch nn.Sequential or a JAX function f(x) -> scalar")
 
 
+def describe(model: Any) -> str:
+    """Where a model comes from, for the result's record: "scikit-learn MLPClassifier", ..."""
+    if isinstance(model, Classifier):
+        return "symgrad Classifier"
+    if _is_torch_module(model):
+        return f"PyTorch {type(model).__name__}"
+    if hasattr(model, "fit") and hasattr(model, "get_params"):
+        return f"scikit-learn {type(model).__name__}"
+    return "function"
+
+
 def from_sklearn(estimator: Any, x: np.ndarray, *, feature_names: Sequence[str] | None = None) -> Classifier:
     """A fitted scikit-learn ``MLPClassifier`` (or a ``Pipeline`` of an optional ``StandardScaler``
     and an ``MLPClassifier``) as a ``Classifier``; checked against ``predict_proba`` on ``x``.
@@ -77,7 +88,7 @@ def from_sklearn(estimator: Any, x: np.ndarray, *, feature_names: Sequence[str] 
     x = _points_for(classifier, x)
     _check(classifier.class_probabilities(x), np.asarray(estimator.predict_proba(x)), "scikit-learn MLPClassifier",
            "predict_proba")
-    return _with_source(classifier, f"scikit-learn {type(estimator).__name__}")
+    return classifier
 
 
 def from_torch(module: Any, x: np.ndarray, *, feature_names: Sequence[str] | None = None) -> Classifier:
@@ -131,7 +142,7 @@ def from_torch(module: Any, x: np.ndarray, *, feature_names: Sequence[str] | Non
     if n_out == 2:
         reference = reference[:, 1:2] - reference[:, 0:1]
     _check(classifier.logits(x), reference, "PyTorch module", "logits")
-    return _with_source(classifier, "PyTorch nn.Sequential")
+    return classifier
 
 
 def from_arrays(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *, activation: str, x: np.ndarray,
@@ -184,7 +195,7 @@ def from_arrays(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *, 
     else:
         ours = classifier.logits(x)
     _check(ours, reference, "network given as arrays", output)
-    return _with_source(classifier, f"arrays ({layout})")
+    return classifier
 
 
 @dataclass(frozen=True)
@@ -278,12 +289,6 @@ def _check(ours: np.ndarray, theirs: np.ndarray, what: str, quantity: str) -> No
     if not worst <= TOLERANCE:
         raise SymgradError(f"the imported network does not reproduce the {what}'s {quantity} (largest relative "
                            f"difference {worst:.3g} > {TOLERANCE}); check the weight layout and the activation")
-
-
-def _with_source(classifier: Classifier, source: str) -> Classifier:
-    # the source is not part of the model file; it is kept for the result's record only
-    object.__setattr__(classifier, "source", source)
-    return classifier
 
 
 def _is_torch_module(model: Any) -> bool:
