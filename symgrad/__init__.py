@@ -7,6 +7,8 @@ file and stop on a mistake before JAX and the search engines are loaded.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 # public name -> the module that defines it
@@ -51,6 +53,18 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
 __version__ = "0.1.0"
 
 __all__ = sorted([*_EXPORTS, "Run"])
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # importing the submodule symgrad.explain sets the package attribute "explain" to the
+        # module; the public name is the function, as an eager import would have left it
+        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

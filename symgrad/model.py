@@ -219,6 +219,8 @@ class Classifier:
     def load(cls, path: str | Path) -> "Classifier":
         """Read a model written by ``save`` (``allow_pickle=False``: no code runs on load)."""
         path = Path(path)
+        if path.is_dir():
+            raise SymgradError(f"model file {str(path)!r} is a folder; give the model.npz inside a previous run")
         if not path.is_file():
             raise SymgradError(f"model file {str(path)!r} does not exist; give the model.npz of a previous run")
         not_ours = f"{str(path)!r} is not a symgrad model file (model.npz written by symgrad)"

@@ -184,6 +184,12 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     timings["data"] = time.perf_counter() - t0
     if dataset.renamed:
         say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
+        force = config["search"]["force_inputs"]
+        if force and any(name in dataset.renamed for name in force):
+            # search.force_inputs names the CSV's columns; the search knows their safe names
+            config = {**config, "search": {**config["search"],
+                                           "force_inputs": [dataset.renamed.get(name, name) for name in force]}}
+            backend, options = search_backend(config)
 
     # load the model before creating the directory so that a bad path leaves nothing behind
     if classifier is None:

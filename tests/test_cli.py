@@ -227,3 +227,16 @@ def test_summary_survives_missing_figures(a1_run):
     result = {**run.result, "truth": {"formula": "x0**2", "faithful_loss": None, "exact_loss": None}}
     text = summary_text(type(run).from_record(result, path=run.path))
     assert "faithful L n/a, exact L n/a" in text
+
+
+def test_every_public_name_resolves_lazily():
+    import symgrad
+    import symgrad.explain  # noqa: F401  (a submodule named like a public function)
+
+    assert callable(symgrad.explain)
+
+    assert symgrad.__all__ and set(symgrad.__all__) <= set(dir(symgrad))
+    for name in symgrad.__all__:
+        assert getattr(symgrad, name) is not None, name
+    with pytest.raises(AttributeError):
+        symgrad.no_such_name

@@ -83,3 +83,10 @@ def test_companions_in_the_pipeline(tmp_path, monkeypatch):
     assert section["prelu"]["n_units"] == 20 and "PReLUs stay nonlinear" in section["prelu"]["rules"]
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Comparison with surrogates" in report and "Sensitivity: partial dependence" in report
+
+
+def test_same_seed_same_surrogates(a1):
+    evidence, split, _ = a1
+    first, _ = run_companions(["tree", "logistic"], evidence, split.train.x, seed=3)
+    second, _ = run_companions(["tree", "logistic"], evidence, split.train.x, seed=3)
+    assert first["rows"] == second["rows"]

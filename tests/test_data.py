@@ -70,6 +70,7 @@ def test_csv_reads_features_and_labels(tmp_path):
     ("a,b,y\n1,2,0\n3,4,0\n", {"label": "y"}, "at least 2 classes"),
     ("a,b,y\n1,2\n", {"label": "y"}, "has 2 fields"),
     ("a,a,y\n1,2,0\n3,4,1\n", {"label": "y"}, r"names the columns \['a'\] more than once"),
+    ("a;b;y\n1;2;0\n3;4;1\n", {"label": "y"}, "seems to separate columns with ';'"),
 ])
 def test_csv_errors_are_one_sentence(tmp_path, text, kwargs, message):
     with pytest.raises(SymgradError, match=message) as info:

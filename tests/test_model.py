@@ -88,6 +88,11 @@ def _rewrite_header(path, **changes):
         np.savez(handle, **arrays)
 
 
+def test_a_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(SymgradError, match="is a folder; give the model.npz inside a previous run"):
+        Classifier.load(tmp_path)
+
+
 def test_truncated_model_file_is_one_sentence(tmp_path):
     path = _tiny().save(tmp_path / "model.npz")
     path.write_bytes(path.read_bytes()[:300])

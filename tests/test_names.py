@@ -78,7 +78,7 @@ def hostile_run(tmp_path_factory):
     csv = write_csv(tmp / "hostile.csv", header, x, y)
     config = tmp / "hostile.yaml"
     config.write_text(f"data: {{path: {csv}, label: label}}\nmodel: {{hidden: [16, 16]}}\n"
-                      "train: {epochs: 20}\nsearch: {backend: library}\n"
+                      "train: {epochs: 20}\nsearch: {backend: library, force_inputs: [pi]}\n"
                       "gradients: {n_points: 300, n_holdout: 300}\n")
     out = tmp / "run"
     assert main([str(config), "--out", str(out), "--quiet"]) == 0
@@ -91,7 +91,10 @@ def test_hostile_columns_run_and_report_their_renaming(hostile_run):
     assert hostile_run["data"]["renamed"] == {"pi": "pi_", "E": "E_", "lambda": "lambda_", "None": "None_",
                                               "sin": "sin_"}
     best = parse_formula(hostile_run["best"]["expression"], hostile_run["features"])
-    assert {str(s) for s in best.free_symbols} == {"E_", "lambda_"}
+    assert {str(s) for s in best.free_symbols} <= {"E_", "lambda_", "pi_"} and {"E_", "lambda_"} <= \
+        {str(s) for s in best.free_symbols}
+    # search.force_inputs names the CSV's column 'pi': the search was given its safe name
+    assert "pi_" in hostile_run["search"]["info"]["screening"]["kept"]
 
 
 def test_every_front_formula_survives_a_string_round_trip(hostile_run):

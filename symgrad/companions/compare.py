@@ -109,7 +109,7 @@ def _sensitivity(evidence, train_x, x_val, y_val, x_test, y_test, seed):
     result = sensitivity(lambda x: neuron_values(classifier, spec, x), evidence.network_labels, directions,
                          near, train_x, evidence.feature_names, seed=seed)
     fidelity = additive_fidelity(result, x_val, y_val, x_test, y_test)
-    d, g = result.grid.shape
+    d, g = result.grid.shape  # each curve is read as a table of g (input value, neuron value) pairs
     ranked = ", ".join(f"{s['input']} ({s['relevance']:.2f})" for s in result.summary())
     row = {"method": "partial dependence, read additively", "agreement": fidelity["agreement"],
            "auc": fidelity["auc"], "nodes": int(2 * d * g), "size": f"{d} curves of {g} points",

@@ -106,7 +106,10 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
         raise SymgradError(f"the header of {path.name} names the columns {repeated} more than once; column names "
                            "must be unique")
     if label not in header:
-        raise SymgradError(f"data.label {label!r} is not a column of {path.name}; columns are {header}")
+        separator = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]), None)
+        hint = f" (the file seems to separate columns with {separator!r}; symgrad reads comma-separated files)" \
+            if separator else ""
+        raise SymgradError(f"data.label {label!r} is not a column of {path.name}; columns are {header}{hint}")
     columns = list(features) if features else [h for h in header if h != label]
     for name in columns:
         if name not in header:

@@ -58,10 +58,10 @@ class AutoBackend:
             so the same seed gives the same front on the same machine.
         gp_stall: evaluations without progress that end a GP run (None: only the budget).
         gp_time_limit: safety limit in seconds per GP run (a run cut by it is not reproducible).
-        time_limit: seconds for the whole search. It is checked before and inside every GP run
-            and before each costly later step (constant polishing, canonical forms); when it is
-            spent the search returns the front found so far and ``info["cut_short"]`` says which
-            step was cut.
+        time_limit: seconds for the whole search. It is checked before and inside every GP run,
+            before constant polishing and before each candidate is scored; when it is spent the
+            search returns the front found so far (the library's formulas at least) and
+            ``info["cut_short"]`` says which steps were cut.
         accept_loss: held-out L at or below which the library's choice is accepted without GP
             (0.002: within the noise floors measured on trained networks, 1e-4 to 5e-3, where a
             GP result would have to reach 4e-4 to overrule it; 0 disables the shortcut).
@@ -218,7 +218,9 @@ class AutoBackend:
             operon = self._operon(min(self.gp_time_limit, remaining), polish=remaining > 0.25 * self.time_limit)
             run = operon.search(target, seed=run_seed, progress=say)
             gp_front = self._back(run.front, reduced, substitution, "operon")
-            candidates += [(e.sympy(problem.feature_names), e.source) for e in gp_front]
+            # only the GP's Pareto entries can shape the final front: canonical forms and re-scoring
+            # of the dominated ones cost more than the run itself
+            candidates += [(e.sympy(problem.feature_names), e.source) for e in gp_front.pareto()]
             stop = run.info.get("stop_reason")
             if run.interrupted:
                 raise KeyboardInterrupt
@@ -301,13 +303,13 @@ class AutoBackend:
 
     def _final_front(self, candidates: list, problem: SearchProblem, info: dict, say: Progress) -> Front:
         entries: dict[str, Entry] = {}
-        cut = False
-        for expr, source in candidates:
+        for index, (expr, source) in enumerate(candidates):
             scored = []
-            if not cut and self._remaining() < 0:
-                cut = True
-                self._cut("the remaining candidates are kept without canonical forms", info, say)
-            for form in ((expr,) if cut else (expr, self._canonical(expr, problem))):
+            if index and self._remaining() < 0:
+                # the library's candidates come first, so the front is never empty
+                self._cut(f"{len(candidates) - index} of {len(candidates)} candidates were not scored", info, say)
+                break
+            for form in (expr, self._canonical(expr, problem)):
                 try:
                     scored.append(Entry.from_expr(form, problem, source=source,
                                                   train_loss=problem.loss(form, holdout=False)))

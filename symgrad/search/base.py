@@ -81,7 +81,10 @@ class SearchProblem:
 
     def scaled(self, gradients: np.ndarray) -> np.ndarray:
         """Raw-unit gradients (n, d) in spread units, ready to compare with ``directions``."""
-        return gradients if self.scale is None else gradients * self.spread
+        if self.scale is None:
+            return gradients
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is a non-finite row: misaligned
+            return gradients * self.spread
 
     def loss(self, expr: sp.Expr, *, holdout: bool = True) -> float:
         """Alignment loss of ``expr`` on the held-out (default) or the search points."""

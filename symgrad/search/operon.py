@@ -46,8 +46,22 @@ class _Archive:
         del bucket[self.per_length:]
         self.best_loss = min(self.best_loss, loss)
 
-    def trees(self) -> list[tuple[float, tuple[_NodeRecord, ...]]]:
-        return [item for length in sorted(self.best) for item in self.best[length]]
+    def trees(self, margin: float | None = None) -> list[tuple[float, tuple[_NodeRecord, ...]]]:
+        """Archived (train L, tree) pairs, shortest first. With ``margin``, only trees whose
+        train L is below ``margin`` times the best L of every shorter tree: the others cannot
+        reach the final front (held-out and train L track each other), and scoring them
+        symbolically was most of a GP run's cost after the evolution."""
+        items = [item for length in sorted(self.best) for item in self.best[length]]
+        if margin is None:
+            return items
+        kept, best, length_best = [], math.inf, math.inf
+        for length in sorted(self.best):
+            best = min(best, length_best)
+            for item in self.best[length]:
+                if item[0] < margin * best:
+                    kept.append(item)
+            length_best = min(item[0] for item in self.best[length])
+        return kept
 
 
 class OperonBackend:
@@ -86,6 +100,8 @@ class OperonBackend:
             O(h) error).
         polish: refit numeric constants on the exact loss with scipy after the run.
         per_length: trees kept per tree length in the archive that becomes the front.
+        front_margin: only archived trees whose train L is below this factor times that of
+            every shorter tree are scored and polished (None: all of them).
         objective: ``"pareto"`` (default: NSGA-II on L and the weighted node count, which keeps
             small trees of every size in the population) or ``"single"`` (L plus the parsimony
             term). Measured on exact gradients over nine known formulas, 2 seeds each: pareto
@@ -109,7 +125,8 @@ class OperonBackend:
                  loss_threshold: float | None = None, stall_evaluations: int | None = None,
                  stall_factor: float = 1.1, max_points: int = 1000,
                  finite_difference_step: float = 1e-2, finite_differences: str = "central",
-                 polish: bool = True, per_length: int = 2, objective: str = "pareto") -> None:
+                 polish: bool = True, per_length: int = 2, front_margin: float | None = 1.0,
+                 objective: str = "pareto") -> None:
         if isinstance(operators, str) or not isinstance(operators, Sequence) or not operators:
             raise SymgradError(f"operators {operators!r} must be a non-empty list of names from {list(OPERATORS)}")
         names = []
@@ -154,6 +171,7 @@ class OperonBackend:
             raise SymgradError(f"polish {polish!r} must be True or False")
         self.polish = polish
         self.per_length = _check_int("per_length", per_length, 1, 100)
+        self.front_margin = None if front_margin is None else _check_float("front_margin", front_margin, 1.0, math.inf)
         if objective not in ("single", "pareto"):
             raise SymgradError(f"objective {objective!r} is not allowed; use 'single' or 'pareto'")
         self.objective = objective
@@ -180,7 +198,7 @@ class OperonBackend:
         run = _OperonRun(self, problem, int(seed), notify)
         started = time.monotonic()
         archive, stop_reason = run.execute()
-        trees = archive.trees()
+        trees = archive.trees(margin=self.front_margin)
         info = {"evaluations": run.fitness.evaluations, "generations": run.generation,
                 "seconds": time.monotonic() - started, "stop_reason": stop_reason,
                 "best_train_loss": archive.best_loss}
