@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .batch_grid import Batch, Item, neuron_tag
+from .batch_grid import Batch, Item
 from .batch_work import NETWORK_FILE
 from .config import dump
 from .runs import write_json
@@ -214,7 +214,7 @@ def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: 
             link = f"<a href='{e(report.as_posix())}'>report</a>" if report and (batch_dir / report).is_file() else ""
             if r["status"] == "failed" and error_log(batch_dir, item).is_file():
                 link = f"<a href='{e(error_log(batch_dir, item).relative_to(batch_dir).as_posix())}'>traceback</a>"
-            parts.append(f"<tr id='{e(neuron_tag(item.neuron))}'><td>{e(r['neuron'])}</td>"
+            parts.append(f"<tr id='{e(item.neuron.tag())}'><td>{e(r['neuron'])}</td>"
                          f"<td class='{e(r['status'])}'>{e(r['status'])}</td><td>{formula}</td><td>{r['complexity']}</td>"
                          f"<td>{r['loss']}</td><td>{r['boundary_agreement']}</td>"
                          f"<td class='{e(str(r['verdict']))}'>{e(str(r['verdict']))}</td><td>{r['n_points']}</td>"
