@@ -7,7 +7,11 @@ For each concept and fraction of flipped labels, networks are trained as the pip
 held-out band points (|logit| < 9.2) the true concept's L is measured (in units of each input's
 spread) on the network's directions, and on directions averaged over a small neighbourhood of
 each point (the mean raw gradient at x + N(0, (s * std)^2), 16 draws). Lower is better: it is
-the floor any formula can reach on those directions.
+the floor any formula can reach on those directions. The last two columns restrict the plain
+directions to the points nearest the decision boundary (the quarter with the smallest |logit|)
+and to the points where the logit is steepest (the half with the largest gradient norm): with
+flipped labels the network's probabilities flatten, so the band |logit| < 9.2 holds nearly
+every point, including plateaus whose gradient directions carry no information.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ def main() -> None:
     parser.add_argument("--decays", nargs="+", type=float, default=[0.0, 1e-2])
     args = parser.parse_args()
     spec = NeuronSpec.output()
-    print("| concept | flip | weight decay | test acc | plain L | smooth 0.05 | smooth 0.1 | smooth 0.2 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| concept | flip | weight decay | test acc | plain L | smooth 0.05 | smooth 0.1 | smooth 0.2 | nearest 25% "
+          "| steepest 50% |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for formula, d, low, high, threshold in CASES:
         concept = custom_concept(formula, d, low, high, threshold)
         names = concept.feature_names
@@ -60,10 +65,17 @@ def main() -> None:
                     x = np.concatenate([split.validation.x, split.test.x])
                     x = x[selection_margin(classifier, spec, x) < 9.2][:1000]
                     target = unit_rows(truth(x) * scale)
-                    losses = [alignment_loss(neuron_gradients(classifier, spec, x) * scale, target)]
+                    plain = neuron_gradients(classifier, spec, x) * scale
+                    losses = [alignment_loss(plain, target)]
                     for sigma in (0.05, 0.1, 0.2):
                         losses.append(alignment_loss(smoothed(classifier, spec, x, scale, sigma, 16, seed) * scale,
                                                      target))
+                    margin = selection_margin(classifier, spec, x)
+                    near = margin <= np.quantile(margin, 0.25)
+                    losses.append(alignment_loss(plain[near], target[near]))
+                    norm = np.linalg.norm(plain, axis=1)
+                    steep = norm >= np.median(norm)
+                    losses.append(alignment_loss(plain[steep], target[steep]))
                     acc = accuracy(classifier, split.test)
                     print(f"| `{formula}` | {flip:g} | {decay:g} | {acc:.3f} | "
                           + " | ".join(f"{v:.3g}" for v in losses) + " |", flush=True)

@@ -11,6 +11,7 @@ from .assess import Evidence, assess_front
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import NeuronSpec, normalized_gradients
+from .search.focus import focus_on_boundary
 from .result import Artifacts, Result, conclude
 
 Progress = Callable[[str], None]
@@ -80,6 +81,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         names = subject.feature_names
         search = normalized_gradients(subject, spec, x[search_rows], band=band, what="search points")
         holdout = normalized_gradients(subject, spec, x[rest], band=band, what="held-out points")
+        if spec.kind != "hidden":  # as in the pipeline: a flat (noisy-label) network is searched near its boundary
+            search, holdout = focus_on_boundary(search), focus_on_boundary(holdout)
     search, holdout = subsample(search, n_points, rng), subsample(holdout, n_points, rng)
     for sample, what in ((search, "search"), (holdout, "held-out")):
         if len(sample.x) < 20:

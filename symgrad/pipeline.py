@@ -23,6 +23,7 @@ from .rundirs import prepare_run_dir
 from .runs import RESULT_FORMAT, RESULT_VERSION, versions, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem, SearchResult
+from .search.focus import focus_on_boundary
 from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
 
@@ -113,10 +114,12 @@ def gradient_samples(classifier: Classifier, spec: NeuronSpec, split: Split, con
     each subsampled to ``gradients.n_points`` / ``gradients.n_holdout`` with the run's seed."""
     rng = np.random.default_rng(config["seed"])
     band = config["gradients"]["band"]
-    search = subsample(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points"),
+    # a decision neuron of a flat (noisy-label) network is searched nearest its boundary
+    focus = (lambda sample: sample) if spec.kind == "hidden" else focus_on_boundary
+    search = subsample(focus(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points")),
                        config["gradients"]["n_points"], rng)
-    holdout = subsample(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
-                                             band=band, what="held-out points"),
+    holdout = subsample(focus(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
+                                                   band=band, what="held-out points")),
                         config["gradients"]["n_holdout"], rng)
     if len(search.x) < 20:
         raise SymgradError(f"only {len(search.x)} training points remain in the band {band}; widen gradients.band "
@@ -261,6 +264,8 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
 
     t0 = time.perf_counter()
     search_sample, holdout_sample = gradient_samples(classifier, spec, split, config)
+    if "focused" in search_sample.counts:
+        say(f"search gradients: {search_sample.counts['focused']}")
     timings["gradients"] = time.perf_counter() - t0
     for label, sample in (("search", search_sample), ("held-out", holdout_sample)):
         c = sample.counts

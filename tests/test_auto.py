@@ -93,7 +93,8 @@ def test_library_result_at_the_noise_level_skips_the_gp():
 @pytest.mark.parametrize("options,message", [
     ({"gp_seeds": 0}, "gp_seeds"), ({"gp_bands": [-1]}, "gp_bands"), ({"library": {"max_terms": 0}}, "max_terms"),
     ({"operon": {"coefficients": "complex"}}, "coefficients"), ({"colour": 1}, "not an option of the auto backend"),
-    ({"gp_stall": 5}, "gp_stall"), ({"accept_loss": -1}, "accept_loss"),
+    ({"gp_stall": 5}, "gp_stall"), ({"accept_loss": -1}, "accept_loss"), ({"symmetry_kinds": ["spiral"]}, "symmetry_kinds"),
+    ({"max_inputs": 0}, "max_inputs"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(SymgradError, match=message):

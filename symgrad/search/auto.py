@@ -15,7 +15,7 @@ from .canonical import canonicalize
 from .library import LibraryBackend
 from .screening import relevance, screen_inputs
 from .select import select
-from .symmetry import detect_symmetries, reduce_problem, substitute_back
+from .symmetry import DEFAULT_KINDS, KINDS, detect_symmetries, reduce_problem, substitute_back
 
 
 class AutoBackend:
@@ -49,6 +49,7 @@ class AutoBackend:
             ``memory_limit`` (512 MB) and a GP run stores (2 d + 1) x 1000 x (d + 1) float32
             values, 3.4 MB at d = 20; symmetry detection looks at d (d - 1) / 2 pairs.
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
+        symmetry_kinds: the pair symmetries tested, from sum, difference, product, ratio.
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
         gp: run GP at all.
@@ -75,7 +76,8 @@ class AutoBackend:
 
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
                  max_inputs: int = 20,
-                 symmetry: bool = True, symmetry_threshold: float = 0.12, library: dict[str, Any] | None = None,
+                 symmetry: bool = True, symmetry_threshold: float = 0.12,
+                 symmetry_kinds: Sequence[str] = DEFAULT_KINDS, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
                  gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
@@ -117,6 +119,10 @@ class AutoBackend:
         self.screen, self.screen_threshold = screen, float(screen_threshold)
         self.force_inputs = None if force_inputs is None else list(force_inputs)
         self.symmetry, self.symmetry_threshold = symmetry, float(symmetry_threshold)
+        if isinstance(symmetry_kinds, str) or any(k not in KINDS for k in symmetry_kinds):
+            raise SymgradError(f"search.options.symmetry_kinds={symmetry_kinds!r} is not allowed; use a list from "
+                               f"{list(KINDS)}")
+        self.symmetry_kinds = tuple(symmetry_kinds)
         self.library_options = dict(library or {})
         self.operon_options = dict(operon or {})
         self.gp, self.gp_seeds, self.gp_bands = gp, gp_seeds, gp_bands
@@ -267,7 +273,8 @@ class AutoBackend:
         if not self.symmetry or sub.n_features < 2:
             info["symmetries"] = []
             return sub, {}
-        found = detect_symmetries(sub.x, sub.raw_directions(), sub.feature_names, threshold=self.symmetry_threshold)
+        found = detect_symmetries(sub.x, sub.raw_directions(), sub.feature_names, threshold=self.symmetry_threshold,
+                                  kinds=self.symmetry_kinds)
         info["symmetries"] = [{"kind": s.kind, "expression": str(s.expression(sub.feature_names)),
                                "statistic": float(s.statistic)} for s in found]
         if not found:
