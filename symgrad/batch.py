@@ -130,6 +130,9 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
         for item_id in stopped:  # the half-written run folders of the stopped workers
             for staging in (out / "runs").glob(f".{item_id}.partial-*"):
                 shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        runner.close(interrupted=True)  # no worker outlives a batch that stops on an error
+        raise
     else:
         runner.close()
     table = write_summary(batch, out, state, executor=runner.description)
