@@ -17,12 +17,14 @@ _EXPORTS: dict[str, str] = {
     "CONCEPTS": ".data", "Dataset": ".data", "load_csv": ".data", "make_concept_dataset": ".data",
     "split_dataset": ".data",
     "SymgradError": ".errors",
-    "Explanation": ".explain", "explain": ".explain",
+    "explain": ".explain",
+    "Result": ".result", "load_run": ".result",
+    "from_arrays": ".importers", "from_function": ".importers", "from_sklearn": ".importers",
+    "from_torch": ".importers",
     "complexity": ".expressions", "parse_formula": ".expressions",
     "Classifier": ".model",
     "NeuronSpec": ".neurons", "neuron_gradients": ".neurons", "normalized_gradients": ".neurons",
     "interpret": ".pipeline",
-    "Run": ".runs", "load_run": ".runs",
     "make_backend": ".search",
     "Entry": ".search.base", "Front": ".search.base", "SearchProblem": ".search.base",
     "alignment_loss": ".search.loss",
@@ -34,13 +36,15 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .data import CONCEPTS as CONCEPTS, Dataset as Dataset, load_csv as load_csv
     from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
     from .errors import SymgradError as SymgradError
-    from .explain import Explanation as Explanation, explain as explain
+    from .explain import explain as explain
+    from .importers import from_arrays as from_arrays, from_function as from_function
+    from .importers import from_sklearn as from_sklearn, from_torch as from_torch
+    from .result import Result as Result, load_run as load_run
     from .expressions import complexity as complexity, parse_formula as parse_formula
     from .model import Classifier as Classifier
     from .neurons import NeuronSpec as NeuronSpec, neuron_gradients as neuron_gradients
     from .neurons import normalized_gradients as normalized_gradients
     from .pipeline import interpret as interpret
-    from .runs import Run as Run, load_run as load_run
     from .search import make_backend as make_backend
     from .search.base import Entry as Entry, Front as Front, SearchProblem as SearchProblem
     from .search.loss import alignment_loss as alignment_loss
@@ -48,7 +52,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
 
 __version__ = "0.1.0"
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "Run"])
 
 
 class _Package(types.ModuleType):
@@ -64,6 +68,8 @@ sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Run":  # the name earlier versions gave a loaded run directory
+        return __getattr__("Result")
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
         globals()[name] = value  # later look-ups skip this function
@@ -72,4 +78,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, "Run"})

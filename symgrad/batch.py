@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import shutil
 import sys
 import time
 from collections import deque
@@ -122,10 +123,16 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
     except KeyboardInterrupt:
         interrupted = True
         say("interrupted: stopping the workers; finished items are kept")
-        for record in state.values():
-            if record["status"] == "running":
-                record.update(status="interrupted", error="the batch was interrupted while it ran")
+        stopped = [item_id for item_id, record in state.items() if record["status"] == "running"]
+        for item_id in stopped:
+            state[item_id].update(status="interrupted", error="the batch was interrupted while it ran")
         runner.close(interrupted=True)
+        for item_id in stopped:  # the half-written run folders of the stopped workers
+            for staging in (out / "runs").glob(f".{item_id}.partial-*"):
+                shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        runner.close(interrupted=True)  # no worker outlives a batch that stops on an error
+        raise
     else:
         runner.close()
     table = write_summary(batch, out, state, executor=runner.description)

@@ -37,6 +37,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple, Check | None, str]]] = {
     "data": {
         "concept": (None, (str, type(None)), None, "a built-in concept id (A, A1, B, C, D, E, F, G) or null"),
         "path": (None, (str, type(None)), None, "the path of a CSV file or null"),
+        "dataset": (None, (str, type(None)), lambda v: v is None or v in ("penguins",),
+                    "a data set shipped in a package (penguins) or null"),
+        "classes": (None, (list, type(None)),
+                    lambda v: v is None or (len(v) >= 2 and all(isinstance(c, (str, int)) for c in v)),
+                    "a list of at least 2 label values to keep (the last is class 1 when there are two) or null"),
         "label": (None, (str, type(None)), None, "the name of the label column"),
         "features": (None, (list, type(None)), lambda v: v is None or all(isinstance(s, str) for s in v),
                      "a list of column names or null (all but the label)"),
@@ -161,11 +166,11 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             config[section][key] = _coerce(config[section][key], types)
             _check_value(f"{section}.{key}", config[section][key], types, check, allowed)
     data = config["data"]
-    sources = [k for k in ("concept", "path", "formula") if data[k] is not None]
+    sources = [k for k in ("concept", "path", "formula", "dataset") if data[k] is not None]
     if len(sources) > 1:
-        raise SymgradError(f"give only one of data.concept, data.path or data.formula, not {sources}")
+        raise SymgradError(f"give only one of data.concept, data.path, data.formula or data.dataset, not {sources}")
     if not sources:
-        raise SymgradError("give one of data.concept, data.path or data.formula to say where the data come "
+        raise SymgradError("give one of data.concept, data.path, data.formula or data.dataset to say where the data come "
                            "from (a reused model still needs its data for the gradient points)")
     if data["path"] is not None and data["label"] is None:
         raise SymgradError("data.path is set but data.label is not; name the label column of the CSV file")

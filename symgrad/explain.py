@@ -1,63 +1,188 @@
-"""One call, no config file: interpret a neuron of a classifier on given points."""
+"""One call, no config file: interpret a neuron of a network (or a plain function) on given points."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import time
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .assess import Evidence, assess_front
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import NeuronSpec, normalized_gradients
-from .search import make_backend
-from .search.base import Entry, Front, SearchProblem
-from .search.select import select
+from .search.focus import focus_on_boundary
+from .result import Artifacts, Result, conclude
+
+Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """The outcome of ``explain``: the whole front, the selected entry and the search problem."""
-
-    front: Front
-    best: Entry | None
-    problem: SearchProblem
-    info: dict[str, Any]
-
-
-def explain(classifier: Classifier, x: np.ndarray, *, neuron: NeuronSpec | None = None, backend: str = "auto",
-            options: dict[str, Any] | None = None, band: float | None = 9.2, holdout_fraction: float = 0.5,
-            selection: str = "knee", seed: int = 0, progress=None) -> Explanation:
-    """Find closed-form formulas for one neuron of ``classifier`` from points ``x``.
+def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: NeuronSpec | None = None,
+            feature_names: Sequence[str] | None = None, backend: str = "auto", options: dict[str, Any] | None = None,
+            band: float | None = 9.2, holdout_fraction: float = 0.5, n_points: int = 1000,
+            selection: str = "knee", selection_factor: float | None = None, seed: int = 0,
+            progress: Progress | None = None) -> Result:
+    """Find closed-form formulas for one neuron of ``model`` from points ``x``.
 
     Args:
-        classifier: a trained ``Classifier`` (``Classifier.load`` or ``Classifier.from_arrays``).
-        x: (n, d) raw-unit points; those in the decision band are split into search and held-out.
-        neuron: which neuron (default: the binary output logit).
+        model: a ``Classifier``; a fitted scikit-learn ``MLPClassifier``; a PyTorch
+            ``nn.Sequential`` of Linear layers and supported activations; or any JAX-traceable
+            function ``f(x (d,)) -> scalar`` (interpreted by its gradients alone). Imports are
+            checked to reproduce the original's outputs on ``x`` (``symgrad.importers``).
+        x: (n, d) points in raw units. A seeded share ``1 - holdout_fraction`` of the rows gives
+            the search points; the rest, split in halves, gives the held-out points that score
+            every formula and the points on which each formula's threshold is fitted (to the
+            network's labels) and then compared with the network's decisions.
+        y: optional (n,) true labels (class ids or the classifier's class names) for true-label
+            accuracy.
+        neuron: which neuron (default: the output logit of a binary classifier).
+        feature_names: d input names (default: the model's, else x0..x{d-1}).
         backend: auto, library, operon or pysr; ``options`` are passed to it.
-        band: decision-margin band (|logit| < band), None for all points.
-        holdout_fraction: share of the band points kept aside to score formulas.
-        selection: rule used to pick ``best`` (knee, elbow, within, best).
-        seed: seeds the split and the search.
+        band: keep points with decision margin |logit| < band; None keeps all points.
+        n_points: at most this many search and held-out points each.
+        selection, selection_factor: the rule picking ``best`` (``symgrad.search.select``).
+        seed: seeds the split, the subsampling and the search.
 
     Returns:
-        An Explanation; formulas are written in ``classifier.feature_names``, equivalent up to a
-        monotone transform.
+        A ``Result`` with the front, the chosen formula, its verdict and statement; formulas are
+        written in the feature names and equivalent up to a monotone transform. ``save(dir)``
+        writes a run directory with its report.
     """
-    neuron = neuron or NeuronSpec.output()
-    neuron.validate(classifier)
+    from .importers import FunctionNeuron, describe, import_model
+    from .pipeline import gradient_arrays, neuron_record, subsample, run_search
+    from .runs import RESULT_FORMAT, RESULT_VERSION, versions
+    from .search import make_backend
+    from .search.base import SearchProblem
+
+    x = _points(x)
     if not 0 < holdout_fraction < 1:
         raise SymgradError(f"holdout_fraction={holdout_fraction} must be between 0 and 1")
-    sample = normalized_gradients(classifier, neuron, x, band=band)
-    n = len(sample.x)
-    if n < 40:
-        raise SymgradError(f"only {n} points are in the band; give more points or widen the band (band={band})")
-    order = np.random.default_rng(seed).permutation(n)
-    cut = int(n * (1 - holdout_fraction))
-    a, b = np.sort(order[:cut]), np.sort(order[cut:])
-    problem = SearchProblem(sample.x[a], sample.directions[a], sample.x[b], sample.directions[b],
-                            classifier.feature_names, margin=sample.margin[a]).in_spread_units(np.std(x, axis=0))
+    subject = model if isinstance(model, (Classifier, FunctionNeuron)) else import_model(model, x,
+                                                                                          feature_names=feature_names)
+    if isinstance(subject, Classifier) and feature_names is not None and tuple(feature_names) != subject.feature_names:
+        subject = _renamed(subject, feature_names)
     engine = make_backend(backend, options)
-    found = engine.search(problem, seed=seed, progress=progress)
-    best = select(found.front, rule=selection) if len(found.front) else None
-    return Explanation(found.front, best, problem, dict(found.info))
+    timings: dict[str, float] = {}
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x))
+    cut = int(len(x) * (1 - holdout_fraction))
+    rest = order[cut:]
+    search_rows, validation_rows, test_rows = (np.sort(order[:cut]), np.sort(rest[: len(rest) // 2]),
+                                               np.sort(rest[len(rest) // 2:]))
+    t0 = time.perf_counter()
+    if isinstance(subject, FunctionNeuron):
+        spec = None
+        search = subject.sample(x[search_rows], what="search points")
+        holdout = subject.sample(x[rest], what="held-out points")
+        names = subject.feature_names
+    else:
+        spec = neuron or _default_neuron(subject)
+        spec.validate(subject)
+        names = subject.feature_names
+        search = normalized_gradients(subject, spec, x[search_rows], band=band, what="search points")
+        holdout = normalized_gradients(subject, spec, x[rest], band=band, what="held-out points")
+        if spec.kind != "hidden":  # as in the pipeline: a flat (noisy-label) network is searched near its boundary
+            search, holdout = focus_on_boundary(search), focus_on_boundary(holdout)
+    search, holdout = subsample(search, n_points, rng), subsample(holdout, n_points, rng)
+    for sample, what in ((search, "search"), (holdout, "held-out")):
+        if len(sample.x) < 20:
+            raise SymgradError(f"only {len(sample.x)} {what} points are in the band; give more points or widen the "
+                               f"band (band={band})")
+    timings["gradients"] = time.perf_counter() - t0
+    # gradients are compared in units of each input's spread, as in the pipeline (docs/method.md, "Units")
+    problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, names,
+                            margin=None if spec is None else search.margin).in_spread_units(np.std(x, axis=0))
+    t0 = time.perf_counter()
+    found = run_search(engine, problem, seed=seed, progress=progress or (lambda _m: None))
+    front, info, interrupted = found.front, found.info, found.interrupted
+    timings["search"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {
+        "format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed, "features": list(names),
+        "status": "interrupted" if interrupted else "finished", "versions": versions(), "timings": timings,
+        "gradients": {"band": band if spec is not None else None, "search": search.counts,
+                      "holdout": holdout.counts},
+        "search": {"backend": backend, "options": dict(options or {}), "info": info, "interrupted": interrupted},
+    }
+    if spec is None:
+        record["neuron"] = {"kind": "function", "description": subject.description, "decides": False}
+        record["data"] = {"n_rows": len(x), "n_features": len(names)}
+        record["model"] = {"source": subject.description}
+        evidence = Evidence(None, None, holdout, scale=problem.scale, names=tuple(names))
+    else:
+        evidence, labelled = _network_evidence(subject, spec, holdout, x, y, validation_rows, test_rows, problem.scale)
+        record["neuron"] = neuron_record(subject, spec)
+        record["data"] = {"n_rows": len(x), "n_features": len(names), "n_classes": subject.n_classes,
+                          "class_names": list(subject.class_names), "labelled": labelled,
+                          "split": [len(search_rows), len(validation_rows), len(test_rows)]}
+        record["model"] = {"hidden": list(subject.hidden_sizes), "activation": subject.activation,
+                           "source": describe(model),
+                           "test_accuracy": float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
+                           if labelled else None}
+    front = assess_front(front, evidence)
+    conclude(record, front, rule=selection, factor=selection_factor)
+    timings["assessment"] = time.perf_counter() - t0
+    arrays = gradient_arrays(search, holdout, x[test_rows], problem.scale)
+    artifacts = Artifacts(model=None if spec is None else subject, gradients=arrays,
+                          function=subject.function if spec is None else None)
+    return Result.from_record(record, artifacts=artifacts)
+
+
+def _points(x: Any) -> np.ndarray:
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SymgradError("x must be a numeric (n, d) array of points") from None
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+        raise SymgradError(f"x has shape {x.shape}; expected (n, d) points with n >= 2")
+    if not np.all(np.isfinite(x)):
+        raise SymgradError("x contains NaN or infinite values; clean the points first")
+    return x
+
+
+def _default_neuron(classifier: Classifier) -> NeuronSpec:
+    if classifier.n_classes != 2:
+        raise SymgradError(f"the classifier has {classifier.n_classes} classes; say which neuron to interpret, e.g. "
+                           "neuron=symgrad.NeuronSpec('class', unit=0) or NeuronSpec('log_odds', unit=0, other=1)")
+    return NeuronSpec.output()
+
+
+def _renamed(classifier: Classifier, names: Sequence[str]) -> Classifier:
+    from dataclasses import replace
+
+    if len(names) != classifier.n_features:
+        raise SymgradError(f"feature_names has {len(names)} names; the model has {classifier.n_features} inputs")
+    return replace(classifier, feature_names=tuple(str(n) for n in names))
+
+
+def _class_ids(y: Sequence, classifier: Classifier, n: int) -> np.ndarray:
+    values = np.asarray(y)
+    if values.shape != (n,):
+        raise SymgradError(f"y has shape {values.shape}; expected ({n},), one label per point")
+    names = [str(c) for c in classifier.class_names]
+    if names and all(str(v) in names for v in values):
+        lookup = {c: i for i, c in enumerate(names)}
+        return np.array([lookup[str(v)] for v in values], dtype=np.int32)
+    if np.issubdtype(values.dtype, np.number) and np.all(np.isin(values, np.arange(classifier.n_classes))):
+        return values.astype(np.int32)
+    raise SymgradError(f"y holds labels {sorted(set(map(str, values)))[:5]} that are neither class ids "
+                       f"0..{classifier.n_classes - 1} nor the classifier's class names {names}")
+
+
+def _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_rows, scale):
+    from .data.tables import Dataset
+
+    labelled = y is not None
+    ids = _class_ids(y, classifier, len(x)) if labelled else np.zeros(len(x), np.int32)
+
+    def part(rows):
+        return Dataset(x=x[rows], y=ids[rows], feature_names=classifier.feature_names, n_classes=classifier.n_classes,
+                       class_names=classifier.class_names)
+
+    if len(validation_rows) < 2 or len(test_rows) < 2:
+        raise SymgradError(f"{len(x)} points are too few to fit and check thresholds; give at least 20")
+    evidence = Evidence(classifier, spec, holdout, part(validation_rows), part(test_rows), scale=scale,
+                        labelled=labelled)
+    return evidence, labelled
+

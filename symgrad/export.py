@@ -116,13 +116,18 @@ def to_jax(expr: sp.Expr | str, feature_names: Sequence[str]) -> Callable[[Any],
 
 
 def rule_source(expr: sp.Expr | str, feature_names: Sequence[str], threshold: float, orientation: int,
-                function_name: str = "classify") -> str:
+                function_name: str = "classify", *, original_names: Mapping[str, str] | None = None,
+                labels: tuple[Any, Any] | None = None) -> str:
     """Source of a standalone Python classifier ``class 1 iff orientation*g > orientation*threshold``.
 
     The generated function needs only the standard ``math`` module (no symgrad, no numpy). It
     takes one sample as a mapping ``{feature name: value}`` and/or keyword arguments (extra
-    keys are ignored) and returns 0 or 1. Where the formula is undefined (domain error,
-    overflow, NaN) it raises ValueError instead of guessing a class.
+    keys are ignored) and returns 0 or 1, or the user's labels. Where the formula is undefined
+    (domain error, overflow, NaN) it raises ValueError instead of guessing a class.
+
+    ``original_names`` maps formula names to the data's own column names (e.g. ``mean_radius``
+    -> ``mean radius``); the rule then accepts either key. ``labels`` = (label of class 0,
+    label of class 1) makes it return those instead of 0/1.
 
     Args:
         expr: sympy expression (or formula string) over ``feature_names``.
@@ -159,12 +164,15 @@ def rule_source(expr: sp.Expr | str, feature_names: Sequence[str], threshold: fl
     if "numpy" in body or "scipy" in body or "Not supported" in body:
         raise SymgradError(f"formula {expr} uses a function the math module does not provide")
     compare = ">" if orientation == 1 else "<"
+    negative, positive = (0, 1) if labels is None else tuple(labels)
+    original_names = dict(original_names or {})
     lines = [
         "import math",
         "",
         "",
         f"def {function_name}(features=None, /, **kwargs):",
-        f'    """Return 1 if g {compare} {threshold!r}, else 0, for one sample.',
+        f'    """Return {_docstring_safe(repr(positive))} if g {compare} {threshold!r}, else '
+        f'{_docstring_safe(repr(negative))}, for one sample.',
         "",
         f"    g = {_docstring_safe(str(expr))}",
         "    Pass the features as a mapping, as keyword arguments, or both.",
@@ -173,7 +181,11 @@ def rule_source(expr: sp.Expr | str, feature_names: Sequence[str], threshold: fl
         "    values = dict(features or {}, **kwargs)",
     ]
     for name, var in zip(names, variables):
-        lines.append(f"    {var} = float(values[{name!r}])")
+        original = original_names.get(name)
+        if original is not None and original != name:
+            lines.append(f"    {var} = float(values[{original!r}] if {original!r} in values else values[{name!r}])")
+        else:
+            lines.append(f"    {var} = float(values[{name!r}])")
     lines += [
         "    try:",
         f"        value = {body}",
@@ -181,7 +193,7 @@ def rule_source(expr: sp.Expr | str, feature_names: Sequence[str], threshold: fl
         "        raise ValueError(f'the formula is undefined at this sample ({exc})') from None",
         "    if not math.isfinite(value):",
         "        raise ValueError('the formula is not finite at this sample')",
-        f"    return 1 if value {compare} {threshold!r} else 0",
+        f"    return {positive!r} if value {compare} {threshold!r} else {negative!r}",
         "",
     ]
     return "\n".join(lines)

@@ -28,6 +28,9 @@ ACTIVATIONS = {
     "silu": jax.nn.silu,
     "tanh": jnp.tanh,
     "gelu": jax.nn.gelu,
+    # for networks trained elsewhere (scikit-learn's "logistic" and "identity")
+    "sigmoid": jax.nn.sigmoid,
+    "identity": lambda z: z,
 }
 
 FORMAT_VERSION = 1

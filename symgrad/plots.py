@@ -10,9 +10,17 @@ from matplotlib.figure import Figure
 
 from .errors import SymgradError
 
-# Figures are built with the object API (no pyplot): no global state, no display needed,
-# and the Agg canvas is attached by Figure itself.
+# Figures are built with the object API (no pyplot): no global state, nothing left open, no
+# display needed; the Agg canvas is attached by Figure itself.
 _MAX_SCATTER = 5000
+
+
+class InlineFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG in Jupyter (``_repr_png_``), with or
+    without pyplot's inline backend, and only once."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_to_png_bytes(self)
 
 
 def figure_to_png_bytes(fig: Figure, dpi: int = 100) -> bytes:
@@ -23,7 +31,7 @@ def figure_to_png_bytes(fig: Figure, dpi: int = 100) -> bytes:
 
 
 def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_index: int | None = None,
-                labels: Sequence[str] | None = None) -> Figure:
+                labels: Sequence[str] | None = None) -> InlineFigure:
     """Held-out alignment loss against complexity for the formulas of a front.
 
     Args:
@@ -41,7 +49,7 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
         raise SymgradError(f"pareto_plot got {len(labels)} labels for {c.shape[0]} formulas; give one per formula")
     if selected_index is not None and not 0 <= selected_index < c.shape[0]:
         raise SymgradError(f"selected_index {selected_index} is outside the front of {c.shape[0]} formulas")
-    fig = Figure(figsize=(7, 4.5))
+    fig = InlineFigure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     ok = np.isfinite(c) & np.isfinite(loss)
     positive = loss[ok & (loss > 0)]
@@ -73,7 +81,7 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
     return fig
 
 
-def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> Figure:
+def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> InlineFigure:
     """Neuron value against formula value; a monotone curve means f = phi(g).
 
     Args:
@@ -88,7 +96,7 @@ def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> Figure:
     ok = np.flatnonzero(np.isfinite(f) & np.isfinite(g))
     if ok.size > _MAX_SCATTER:  # keep the PNG light; a fixed stride is deterministic
         ok = ok[:: int(np.ceil(ok.size / _MAX_SCATTER))]
-    fig = Figure(figsize=(5.5, 4.5))
+    fig = InlineFigure(figsize=(5.5, 4.5))
     ax = fig.add_subplot()
     ax.scatter(g[ok], f[ok], s=4, alpha=0.5, color="tab:blue", rasterized=True)
     ax.set_xlabel("formula value g(x)")
@@ -103,7 +111,7 @@ def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> Figure:
 def boundary_slices(predict_net: Callable[[np.ndarray], np.ndarray],
                     formula_value: Callable[[np.ndarray], np.ndarray], threshold: float,
                     x_ref: np.ndarray, pairs: Sequence[tuple[int, int]], feature_names: Sequence[str],
-                    resolution: int = 80) -> Figure:
+                    resolution: int = 80) -> InlineFigure:
     """2-D slices of the network's decision and the formula's boundary {g = threshold}.
 
     Each panel varies inputs (i, j) over the range of ``x_ref`` and holds the others at their
@@ -133,7 +141,7 @@ def boundary_slices(predict_net: Callable[[np.ndarray], np.ndarray],
     lo, hi = x_ref.min(axis=0), x_ref.max(axis=0)
     ncols = min(3, len(pairs))
     nrows = int(np.ceil(len(pairs) / ncols))
-    fig = Figure(figsize=(4.6 * ncols, 4.0 * nrows))
+    fig = InlineFigure(figsize=(4.6 * ncols, 4.0 * nrows))
     for k, (i, j) in enumerate(pairs):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         a = np.linspace(lo[i], hi[i], resolution)
@@ -160,13 +168,13 @@ def boundary_slices(predict_net: Callable[[np.ndarray], np.ndarray],
     return fig
 
 
-def relevance_plot(scores: Sequence[float], names: Sequence[str]) -> Figure:
+def relevance_plot(scores: Sequence[float], names: Sequence[str]) -> InlineFigure:
     """Horizontal bars of per-input relevance (mean |normalised gradient component|), largest on top."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.shape[0] != len(names):
         raise SymgradError(f"relevance_plot got {scores.shape[0]} scores for {len(names)} names; give one per input")
     order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[::-1]
-    fig = Figure(figsize=(6, max(2.0, 0.35 * len(names) + 1.2)))
+    fig = InlineFigure(figsize=(6, max(2.0, 0.35 * len(names) + 1.2)))
     ax = fig.add_subplot()
     ax.barh([str(names[k]) for k in order], scores[order], color="tab:blue")
     ax.set_xlabel("relevance: mean |normalised gradient component|")
@@ -176,7 +184,7 @@ def relevance_plot(scores: Sequence[float], names: Sequence[str]) -> Figure:
     return fig
 
 
-def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
+def training_curves(history: Mapping[str, Sequence[float]]) -> InlineFigure:
     """Training and validation loss, and validation accuracy, per epoch.
 
     Args:
@@ -187,7 +195,7 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
     unknown = sorted(set(history) - set(known))
     if unknown:
         raise SymgradError(f"history has unknown key {unknown[0]!r}; allowed keys are {list(known)}")
-    fig = Figure(figsize=(9, 3.8))
+    fig = InlineFigure(figsize=(9, 3.8))
     ax_loss = fig.add_subplot(1, 2, 1)
     ax_acc = fig.add_subplot(1, 2, 2)
     for key, style in (("train_loss", "-"), ("val_loss", "--")):

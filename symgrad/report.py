@@ -345,7 +345,10 @@ def _threshold_text(best: Mapping[str, Any]) -> str:
     t, o = _finite(metrics.get("threshold")), metrics.get("orientation")
     if t is None or o not in (1, -1):
         return ""
-    return f"; class 1 where g {'>' if o == 1 else '<'} {t:.4g}"
+    target = metrics.get("target_class", 1)
+    name = str(metrics.get("target_class_name", target))
+    label = f"class {target}" if name == str(target) else f"class {target} ({name!r})"
+    return f"; {label} where g {'>' if o == 1 else '<'} {t:.4g}"
 
 
 def _latex_or_none(expression: Any, features: list[str]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .runs import Run
+from .result import Result
 
 
 def _g(value, spec: str = ".3g") -> str:
@@ -18,7 +18,7 @@ def _pct(value) -> str:
     return _g(100 * value if isinstance(value, (int, float)) else None, ".1f")
 
 
-def front_table(run: Run) -> str:
+def front_table(run: Result) -> str:
     """The front as a fixed-width text table; the selected entry is marked with '*'."""
     rows = [("", "complexity", "held-out L", "source", "formula")]
     best = run.best.expression if run.best else None
@@ -30,13 +30,16 @@ def front_table(run: Run) -> str:
     return "\n".join(lines)
 
 
-def summary_text(run: Run) -> str:
+def summary_text(run: Result) -> str:
     r = run.result
     lines = [f"run directory: {run.path}"]
     model = r.get("model", {})
     if "test_accuracy" in model:
         lines.append(f"network: {model['hidden']} {model['activation']}, test accuracy {_g(model['test_accuracy'], '.4f')}")
     lines.append(f"neuron: {r.get('neuron', {}).get('description', '?')}")
+    renamed = (r.get("data") or {}).get("renamed")
+    if renamed:
+        lines.append("columns renamed for formulas: " + ", ".join(f"{a!r} -> {b!r}" for a, b in renamed.items()))
     if r.get("search", {}).get("interrupted"):
         lines.append("search was interrupted: the front below is the best found so far")
     if run.best is None:
@@ -63,5 +66,5 @@ def summary_text(run: Run) -> str:
     return "\n".join(lines)
 
 
-def print_summary(run: Run) -> None:
+def print_summary(run: Result) -> None:
     print(summary_text(run))

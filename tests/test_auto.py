@@ -118,3 +118,15 @@ def test_two_hundred_inputs_finish_within_the_memory_bound():
     best = select(found.front)
     assert found.info["screening"]["capped"] == {"passed": 200, "searched": 8}
     assert {"x0", "x1", "x2"} <= {str(s) for s in best.sympy(problem.feature_names).free_symbols}
+
+
+def test_gp_trees_beyond_the_parsers_bound_are_dropped_not_fatal():
+    from symgrad.search.auto import AutoBackend
+    from symgrad.search.base import Entry, Front
+
+    problem = exact_problem("x0**2 + x1", 2, -1.0, 1.0, n=50, seed=0)
+    huge = "x0" + "+x0" * 4000  # longer than any formula the parser accepts
+    with pytest.raises(SymgradError, match="too long"):
+        parse_formula(huge, ("x0", "x1"))
+    back = AutoBackend._back(Front((Entry(huge, 8001, 0.5), Entry("x0**2 + x1", 5, 0.01))), problem, {}, "operon")
+    assert [e.expression for e in back] == ["x0**2 + x1"]

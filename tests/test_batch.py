@@ -201,3 +201,15 @@ def test_cli_exit_codes_and_one_sentence_errors(two_configs, tmp_path, capsys):
     assert "2 local worker processes x 1 thread" in (tmp_path / "out" / "summary.md").read_text()
     assert main([str(two_configs), "--out", str(tmp_path / "x"), "--scheduler", "tcp://x:1"]) == 2
     assert "--scheduler needs --executor dask" in capsys.readouterr().err
+
+
+def test_a_batch_item_is_the_run_symgrad_run_makes(two_configs, tmp_path):
+    from symgrad.pipeline import interpret
+
+    batch = load_batch(two_configs, ["configs=[good.yaml]", "neurons=[{kind: hidden, unit: 1}]"])
+    outcome = run_batch(batch, tmp_path / "batch", workers=0)
+    alone = interpret(batch.items[0].config, out=tmp_path / "alone", progress=None)  # trains its own network
+    in_batch = json.loads((tmp_path / "batch" / outcome.rows[0]["run_dir"] / "result.json").read_text())
+    assert in_batch["model"]["test_accuracy"] == alone.result["model"]["test_accuracy"]
+    assert [(e["expression"], e["loss"]) for e in in_batch["front"]] == \
+        [(e["expression"], e["loss"]) for e in alone.result["front"]]

@@ -225,8 +225,7 @@ def test_summary_survives_missing_figures(a1_run):
 
     run = load_run(a1_run)
     result = {**run.result, "truth": {"formula": "x0**2", "faithful_loss": None, "exact_loss": None}}
-    text = summary_text(type(run)(path=run.path, result=result, front=run.front, best=run.best,
-                                  features=run.features))
+    text = summary_text(type(run).from_record(result, path=run.path))
     assert "faithful L n/a, exact L n/a" in text
 
 

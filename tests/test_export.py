@@ -110,3 +110,17 @@ def test_front_tables_round_trip(tmp_path):
     loaded = json.loads(front_to_json(front, tmp_path / "sub" / "front.json").read_text())
     assert loaded[1]["metrics"]["loss"] is None  # strict JSON: NaN becomes null
     assert loaded[0] == front[0]
+
+
+def test_rule_takes_original_column_names_and_returns_the_users_labels():
+    source = rule_source("mean_radius**2 + mean_texture", ["mean_radius", "mean_texture"], 2.0, 1,
+                         original_names={"mean_radius": "mean radius", "mean_texture": "mean texture"},
+                         labels=("benign", "malignant"))
+    namespace: dict = {}
+    exec(source, namespace)
+    classify = namespace["classify"]
+    assert classify({"mean radius": 1.5, "mean texture": 0.5}) == "malignant"
+    assert classify({"mean radius": 0.5, "mean texture": 0.5}) == "benign"
+    assert classify(mean_radius=1.5, mean_texture=0.5) == "malignant"  # the formula's names still work
+    with pytest.raises(KeyError):
+        classify({"mean radius": 1.5})

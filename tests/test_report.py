@@ -186,3 +186,34 @@ def test_minimal_summary_without_figures(tmp_path):
     assert "<h2>Figures</h2>" not in text
     assert "x_{0} + x_{1}" in text
     assert "No closed form found" in md_path.read_text(encoding="utf-8")
+
+
+def test_users_names_and_labels_reach_statement_report_and_rule(tmp_path):
+    """A CSV with spaced column names and text labels: the rule takes the CSV's own column names
+    and answers in the user's labels; statement and report name the positive class."""
+    from symgrad.config import load_config
+    from symgrad.pipeline import interpret
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 2, size=(1500, 2))
+    labels = np.where(x[:, 0] ** 2 + x[:, 1] > 2, "malignant", "benign")
+    csv = tmp_path / "cells.csv"
+    csv.write_text("mean radius,mean texture,diagnosis\n"
+                   + "".join(f"{a:.6f},{b:.6f},{c}\n" for (a, b), c in zip(x, labels)))
+    config = load_config(None, [f"data.path={csv}", "data.label=diagnosis", "train.epochs=15",
+                                "model.hidden=[16, 16]", "search.backend=library", "progress=false"])
+    run = interpret(config, out=tmp_path / "run", progress=None)
+    assert run.record["data"]["renamed"] == {"mean radius": "mean_radius", "mean texture": "mean_texture"}
+    assert "class 1 ('malignant') where" in run.statement
+    assert "class 1 ('malignant') where g" in (run.path / "report.md").read_text()
+    namespace: dict = {}
+    exec((run.path / "rule.py").read_text(), namespace)
+    classify = namespace["classify"]
+    model = run.model()
+    rows = x[1000:1200]
+    by_rule = [classify({"mean radius": a, "mean texture": b}) for a, b in rows]
+    by_net = [model.class_names[k] for k in model.predict(rows)]
+    assert set(by_rule) == {"malignant", "benign"}
+    assert np.mean(np.array(by_rule) == np.array(by_net)) >= 0.9
+    # the formula names work too
+    assert classify(mean_radius=rows[0, 0], mean_texture=rows[0, 1]) == by_rule[0]

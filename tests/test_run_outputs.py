@@ -89,7 +89,8 @@ def test_interrupted_search_keeps_its_front_on_disk(tmp_path):
             raise KeyboardInterrupt  # what Ctrl-C does in the middle of the portfolio
 
     config = load_config(None, ["data.concept=A1", "data.n_samples=2000", "train.epochs=8", "model.hidden=[16, 16]",
-                                "search.backend=auto", "search.options.accept_loss=0"])  # the GP must run
+                                # accept_loss 0: the GP portfolio runs even when the library is exact
+                                "search.backend=auto", "search.options={accept_loss: 0}"])
     run = interpret(config, out=tmp_path / "run", progress=progress)
     on_disk = json.loads((tmp_path / "run" / "result.json").read_text())
     assert on_disk["status"] == "interrupted" and on_disk["search"]["interrupted"]

@@ -289,7 +289,10 @@ class AutoBackend:
         """Entries over the reduced names, rewritten in the original names (not yet re-scored)."""
         out = []
         for entry in front:
-            expr = entry.sympy(reduced.feature_names)
+            try:
+                expr = entry.sympy(reduced.feature_names)
+            except SymgradError:  # a GP tree beyond the parser's bounds: no readable formula, dropped
+                continue
             if substitution:
                 expr = substitute_back(expr, substitution)
             out.append(Entry(str(expr), entry.complexity, entry.loss, entry.train_loss, entry.source or source,

@@ -191,6 +191,51 @@ class Front:
     def from_list(cls, items: Sequence[dict[str, Any]]) -> "Front":
         return cls(tuple(Entry.from_dict(i) for i in items))
 
+    # -- display in notebooks
+
+    _TABLE_METRICS = (("boundary_agreement", "agreement"), ("spearman_abs", "|Spearman|"))
+
+    def __repr__(self) -> str:
+        if not self.entries:
+            return "Front(empty)"
+        lowest = min(self.entries, key=lambda e: e.loss)
+        return (f"Front({len(self.entries)} formulas, complexity {self.entries[0].complexity}-"
+                f"{self.entries[-1].complexity}, lowest held-out L {lowest.loss:.3g}: {lowest.expression})")
+
+    def _repr_html_(self, chosen: Entry | None = None) -> str:
+        """An HTML table, simplest first; ``chosen`` is highlighted."""
+        import html
+
+        metric_keys = [(k, label) for k, label in self._TABLE_METRICS if any(k in e.metrics for e in self.entries)]
+        header = ["#", "complexity", "held-out L"] + [label for _, label in metric_keys] + ["source", "expression"]
+        rows = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead><tbody>"]
+        for i, e in enumerate(self.entries):
+            style = ' style="background:#fff4cc;font-weight:bold"' if e == chosen else ""
+            cells = [str(i), str(e.complexity), f"{e.loss:.3g}"]
+            cells += [_short(e.metrics.get(k)) for k, _ in metric_keys] + [html.escape(e.source)]
+            cells.append(f"<code>{html.escape(e.expression)}</code>")
+            rows.append(f"<tr{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        return "\n".join(rows) + "</tbody></table>"
+
+    def to_pandas(self):
+        """A pandas DataFrame, one row per formula: expression, complexity, loss, train_loss,
+        source and every scalar metric (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Front.to_pandas needs pandas; install it with pip install pandas") from None
+        rows = []
+        for e in self.entries:
+            row = {"expression": e.expression, "complexity": e.complexity, "loss": e.loss,
+                   "train_loss": e.train_loss, "source": e.source}
+            row.update({k: v for k, v in e.metrics.items() if not isinstance(v, (list, tuple, dict))})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _short(value: Any) -> str:
+    return "-" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
 
 @dataclass(frozen=True)
 class SearchResult:

@@ -1,0 +1,501 @@
+"""The one result object: the front, the chosen formula, its verdict, exports, plots and run directory.
+
+``symgrad.interpret`` (the CLI pipeline), ``symgrad.explain`` and ``symgrad.load_run`` all return
+a ``Result``; the choice of the formula shown (``choose``) and the verdict (``judge``) are
+decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import SymgradError
+from .search.base import Entry, Front
+from .search.select import select
+
+SELECTION_NOTE = ("a linear formula fits the held-out gradients within the auto backend's linear_factor of the "
+                  "best one; it is reported instead")
+
+
+# ----------------------------------------------------------------------------- deciding
+
+
+def choose(front: Front, *, rule: str = "knee", factor: float | None = None,
+           search_info: Mapping[str, Any] | None = None) -> tuple[Entry | None, dict[str, Any]]:
+    """The formula to show from ``front``, and the record of how it was chosen.
+
+    The selection ``rule`` (``symgrad.search.select``) picks an entry; when the search reported a
+    linear concept (``search_info["linear_concept"]``, the auto backend) that is on the front, it
+    is chosen instead: a constant direction explains the band as well as anything, so curvature
+    in a fancier formula would be invented.
+
+    Returns:
+        (entry or None for an empty front, {"rule": ..., ["factor"], ["degenerate"|"reason"]}).
+    """
+    record: dict[str, Any] = {"rule": rule}
+    if factor is not None:
+        record["factor"] = factor
+    if not len(front):
+        record["reason"] = "the search returned no formula"
+        return None, record
+    best = select(front, rule=rule, **({} if factor is None else {"factor": factor}))
+    linear = (search_info or {}).get("linear_concept")
+    linear_entries = [e for e in front if e.expression == linear]
+    if linear_entries:
+        best = linear_entries[0]
+        record["degenerate"] = SELECTION_NOTE
+    return best, record
+
+
+def judge(best: Entry | None, front: Front, *, decides: bool) -> dict[str, str]:
+    """The verdict on the chosen formula: {"kind": "faithful" | "not_found", "sentence": ...}.
+
+    Decisions (logits) are judged by ``symgrad.report.verdict`` (alignment and boundary
+    agreement); hidden units and plain functions, which decide nothing, by alignment alone.
+    """
+    from .report import FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
+
+    if best is None:
+        return {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search returned no formula."}
+    if not decides:
+        ok = best.metrics.get("loss", best.loss) <= FAITHFUL_MAX_LOSS
+        loss = best.metrics.get("loss", best.loss)
+        return {"kind": FAITHFUL if ok else NOT_FOUND,
+                "sentence": f"{'Faithful closed form' if ok else 'No closed form found within the budget'}: held-out "
+                            f"alignment loss L = {loss:.3g} (bound {FAITHFUL_MAX_LOSS})."}
+    kind, sentence = verdict(best.metrics, front.entries)
+    return {"kind": kind, "sentence": sentence}
+
+
+def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor: float | None = None) -> Entry | None:
+    """Fill ``record`` (a result.json dict holding ``neuron`` and ``search``) with the assessed
+    front, the chosen entry, the statement and the verdict; return the chosen entry."""
+    from .assess import statement
+
+    neuron = record["neuron"]
+    best, selection = choose(front, rule=rule, factor=factor, search_info=record.get("search", {}).get("info"))
+    record["front"] = front.to_list()
+    record["selection"] = selection
+    record["best"] = best.to_dict() if best is not None else None
+    decides = bool(neuron.get("decides"))
+    if best is not None:
+        record["best_index"] = front.entries.index(best)
+        record["statement"] = statement(best, neuron)
+    record["verdict"] = judge(best, front, decides=decides)
+    return best
+
+
+# ----------------------------------------------------------------------------- the object
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """In-memory companions of a result not (yet) read from a run directory.
+
+    Attributes:
+        model: the interpreted ``Classifier`` (None for a plain function).
+        gradients: arrays as in gradients.npz: x, directions, values (search points) and
+            x_holdout, directions_holdout, values_holdout; optionally x_reference (test points).
+        function: the plain JAX function interpreted, if any (not saved).
+    """
+
+    model: Any = None
+    gradients: Mapping[str, np.ndarray] = field(default_factory=dict)
+    function: Callable | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class Result:
+    """One interpreted neuron: every candidate formula, the chosen one and how far to trust it.
+
+    Attributes:
+        record: the content of ``result.json`` (format ``symgrad-result``; see the README).
+        front: every candidate formula, simplest first, with its ``metrics``.
+        best: the chosen entry (``choose``), or None if the search found nothing.
+        features: input names; every expression is written in them.
+        path: the run directory, once written or when loaded.
+    """
+
+    record: Mapping[str, Any]
+    front: Front
+    best: Entry | None
+    features: tuple[str, ...]
+    path: Path | None = None
+    artifacts: Artifacts = field(default_factory=Artifacts, compare=False)
+
+    # -- construction
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], *, path: str | Path | None = None,
+                    artifacts: Artifacts | None = None) -> "Result":
+        """The result described by a result.json dict."""
+        front = Front.from_list(record.get("front", []))
+        best = Entry.from_dict(record["best"]) if record.get("best") else None
+        # a run that failed before its data were read has no features (and no front)
+        return cls(record=record, front=front, best=best, features=tuple(record.get("features", ())),
+                   path=None if path is None else Path(path), artifacts=artifacts or Artifacts())
+
+    def to_json(self) -> str:
+        """The result.json text."""
+        from .export import jsonable
+
+        return json.dumps(jsonable(self.record), indent=2, allow_nan=False)
+
+    # -- what it says
+
+    @property
+    def result(self) -> Mapping[str, Any]:
+        """The result.json dict (same as ``record``)."""
+        return self.record
+
+    @property
+    def verdict(self) -> dict[str, str]:
+        """{"kind": "faithful" | "not_found", "sentence": ...}."""
+        return dict(self.record.get("verdict") or {})
+
+    @property
+    def faithful(self) -> bool:
+        return self.verdict.get("kind") == "faithful"
+
+    @property
+    def statement(self) -> str | None:
+        """How to read the chosen formula, e.g. "the decision boundary is {g = t}: ..."."""
+        return self.record.get("statement")
+
+    @property
+    def neuron(self) -> dict[str, Any]:
+        return dict(self.record.get("neuron") or {})
+
+    def entry(self, which: Entry | int | None = None) -> Entry:
+        """An entry of the front: an Entry, an index into the front, or None for the chosen one."""
+        if which is None:
+            if self.best is None:
+                raise SymgradError("this result has no chosen formula (the search found none)")
+            return self.best
+        if isinstance(which, (int, np.integer)) and not isinstance(which, bool):
+            if not -len(self.front) <= which < len(self.front):
+                raise SymgradError(f"front index {which} is out of range; the front has {len(self.front)} entries")
+            return self.front.entries[int(which)]
+        if isinstance(which, Entry):
+            return which
+        raise SymgradError(f"{which!r} is not a front entry; give an index, an Entry or None for the chosen one")
+
+    def metrics(self, which: Entry | int | None = None) -> dict[str, Any]:
+        """Fidelity figures of an entry (default: the chosen one), see the README."""
+        return dict(self.entry(which).metrics)
+
+    # -- exports (default: the chosen entry)
+
+    def sympy(self, which: Entry | int | None = None):
+        """The sympy expression of an entry."""
+        return self.entry(which).sympy(self.features)
+
+    def latex(self, which: Entry | int | None = None) -> str:
+        from .export import to_latex
+
+        return to_latex(self.sympy(which), self.features)
+
+    def numpy(self, which: Entry | int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """f(X (n, d) raw units) -> (n,) formula values, with numpy."""
+        from .export import to_numpy
+
+        return to_numpy(self.sympy(which), self.features)
+
+    def jax(self, which: Entry | int | None = None) -> Callable[[Any], Any]:
+        """Jittable f(X (n, d)) -> (n,) formula values."""
+        from .export import to_jax
+
+        return to_jax(self.sympy(which), self.features)
+
+    def rule(self, which: Entry | int | None = None) -> str:
+        """Source of a standalone classification rule (needs only ``math``), as in rule.py."""
+        from .export import rule_source
+
+        entry = self.entry(which)
+        if "threshold" not in entry.metrics:
+            raise SymgradError("this entry has no fitted threshold (a hidden unit or a plain function decides "
+                               "nothing), so it has no classification rule")
+        return rule_source(entry.sympy(self.features), self.features, entry.metrics["threshold"],
+                           entry.metrics["orientation"], **self._rule_names())
+
+    def exports(self, which: Entry | int | None = None) -> dict[str, Any]:
+        """All exports of an entry: sympy, latex, numpy, jax and (when it decides) rule."""
+        out = {"sympy": self.sympy(which), "latex": self.latex(which), "numpy": self.numpy(which),
+               "jax": self.jax(which)}
+        if "threshold" in self.entry(which).metrics:
+            out["rule"] = self.rule(which)
+        return out
+
+    def _rule_names(self) -> dict[str, Any]:
+        """The user's column names and class labels for the generated rule."""
+        data = self.record.get("data") or {}
+        neuron = self.neuron
+        out: dict[str, Any] = {}
+        renamed = data.get("renamed") or {}
+        if renamed:
+            out["original_names"] = {new: old for old, new in renamed.items()}
+        if neuron.get("target_label") not in (None, "") and neuron.get("other_label") not in (None, ""):
+            out["labels"] = (neuron["other_label"], neuron["target_label"])
+        return out
+
+    # -- companions: the model and the gradient samples
+
+    def model(self):
+        """The interpreted ``Classifier`` (e.g. to interpret another of its neurons)."""
+        if self.artifacts.model is not None:
+            return self.artifacts.model
+        if self.path is not None and (self.path / "model.npz").is_file():
+            from .model import Classifier
+
+            return Classifier.load(self.path / "model.npz")
+        raise SymgradError("this result has no network (it interprets a plain function, or its run directory "
+                           "lacks model.npz)")
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Arrays of gradients.npz: x, directions, values (search) and *_holdout (held-out)."""
+        if self.artifacts.gradients:
+            return dict(self.artifacts.gradients)
+        if self.path is not None and (self.path / "gradients.npz").is_file():
+            with np.load(self.path / "gradients.npz", allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        raise SymgradError("this result has no gradient samples (its run directory lacks gradients.npz)")
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        """The run's configuration (config.yaml), or None for results of ``explain``."""
+        if self.path is None or not (self.path / "config.yaml").is_file():
+            return None
+        import yaml
+
+        return yaml.safe_load((self.path / "config.yaml").read_text())
+
+    # -- plots (matplotlib Figures that display inline in Jupyter)
+
+    def plot_pareto(self):
+        """Complexity against held-out L for the front, the chosen entry circled."""
+        from .plots import pareto_plot
+
+        if not len(self.front):
+            raise SymgradError("the front is empty; there is nothing to plot")
+        entries = list(self.front)
+        index = entries.index(self.best) if self.best in entries else None
+        return pareto_plot([e.complexity for e in entries], [e.loss for e in entries], index,
+                           [e.expression for e in entries])
+
+    def plot_values(self, which: Entry | int | None = None):
+        """The neuron's value against the formula's value on the held-out points."""
+        from .plots import value_plot
+
+        grads = self.gradients()
+        return value_plot(grads["values_holdout"], self._value_function(which)(grads["x_holdout"]))
+
+    def plot_relevance(self):
+        """Per-input relevance: mean |normalised gradient component| on the held-out points."""
+        from .plots import relevance_plot
+        from .search.screening import relevance
+
+        return relevance_plot(self._relevance(self.gradients()), self.features)
+
+    def plot_boundary(self, which: Entry | int | None = None, pairs: list[tuple[int, int]] | None = None):
+        """2-D slices (others at their medians) of the network's decision and the formula's level set.
+
+        Args:
+            which: the entry (default: the chosen one).
+            pairs: input index pairs, one panel each; default: up to 3 pairs of the formula's most
+                relevant inputs.
+        """
+        from .plots import boundary_slices
+
+        entry = self.entry(which)
+        if "threshold" not in entry.metrics:
+            raise SymgradError("this entry has no fitted threshold (a hidden unit or a plain function decides "
+                               "nothing), so it has no decision boundary to draw")
+        grads = self.gradients()
+        reference = grads.get("x_reference", grads["x"])
+        if pairs is None:
+            pairs = self._default_pairs(entry, grads)
+            if not pairs:
+                raise SymgradError("a decision-boundary slice needs two inputs; this network has one")
+        target = int(self.neuron.get("target_class", 1))
+        model = self.model()
+        return boundary_slices(lambda x: model.class_probabilities(x)[:, target], self._value_function(entry),
+                               entry.metrics["threshold"], reference, pairs, self.features)
+
+    def plot_training(self):
+        """Training and validation loss and validation accuracy per epoch."""
+        from .plots import training_curves
+
+        history = ((self.record.get("model") or {}).get("training") or {}).get("history")
+        if not history:
+            raise SymgradError("this network was not trained by symgrad, so there are no training curves")
+        return training_curves(history)
+
+    def figures(self) -> dict[str, Any]:
+        """Every figure that applies, by title (the report's figures)."""
+        out: dict[str, Any] = {}
+        if len(self.front):
+            out["Pareto front"] = self.plot_pareto()
+        try:
+            self.gradients()
+        except SymgradError:
+            return out
+        out["Input relevance"] = self.plot_relevance()
+        if self.best is not None:
+            out["Neuron vs formula"] = self.plot_values()
+            if "threshold" in self.best.metrics and len(self.features) > 1:
+                out["Decision boundary slices"] = self.plot_boundary()
+        if ((self.record.get("model") or {}).get("training") or {}).get("history"):
+            out["Training curves"] = self.plot_training()
+        return out
+
+    def _value_function(self, which):
+        from .expressions import value_function
+
+        return value_function(self.sympy(which), self.features)
+
+    @staticmethod
+    def _relevance(grads: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(d,) relevance of each input in the units the search compared gradients in."""
+        from .search.screening import relevance
+
+        return relevance(grads["directions_holdout"] * grads.get("scale", 1.0))
+
+    def _default_pairs(self, entry: Entry, grads: Mapping[str, np.ndarray]) -> list[tuple[int, int]]:
+        ranked = [int(i) for i in np.argsort(-self._relevance(grads), kind="stable")]
+        used_names = {str(s) for s in entry.sympy(self.features).free_symbols}
+        used = [i for i in ranked if self.features[i] in used_names] or ranked
+        pool = (used + [i for i in ranked if i not in used])[:4]
+        return [(pool[a], pool[b]) for a in range(len(pool)) for b in range(a + 1, len(pool))][:3]
+
+    # -- writing
+
+    def save(self, directory: str | Path, *, overwrite: bool = False) -> "Result":
+        """Write a run directory (result.json, model.npz, gradients.npz, exports and report).
+
+        A finished run already at ``directory`` is replaced only with ``overwrite``; a folder
+        holding anything else is never replaced (``symgrad.rundirs.replace_problem``).
+
+        Returns:
+            The result as loaded back from ``directory``.
+        """
+        from .rundirs import prepare_run_dir
+
+        # written into a hidden sibling and moved into place when complete, as every run is
+        folder = prepare_run_dir(directory, None, stem="run", overwrite=overwrite, explicit=True)
+        try:
+            run_dir = folder.path
+            if self.artifacts.model is not None or (self.path is not None and (self.path / "model.npz").is_file()):
+                self.model().save(run_dir / "model.npz")
+            try:
+                np.savez(run_dir / "gradients.npz", **self.gradients())
+            except SymgradError:
+                pass  # a result without gradient samples has no plots that need them
+            if self.path is not None and (self.path / "config.yaml").is_file():
+                (run_dir / "config.yaml").write_text((self.path / "config.yaml").read_text())
+            write_outputs(run_dir, self)
+        except BaseException as error:
+            folder.fail(error)
+            raise
+        return load_run(folder.commit())
+
+    # -- display
+
+    def __repr__(self) -> str:
+        where = f", path={str(self.path)!r}" if self.path is not None else ""
+        if self.best is None:
+            return f"Result({self.neuron.get('description', 'neuron')}: no formula{where})"
+        agreement = self.best.metrics.get("boundary_agreement") if self.neuron.get("decides") else None
+        agreement_text = "" if agreement is None else f", agreement {100 * agreement:.1f}%"
+        return (f"Result({self.neuron.get('description', 'neuron')}: {self.best.expression} "
+                f"[L={self.best.loss:.3g}{agreement_text}], {self.verdict.get('kind', '?')}, "
+                f"front of {len(self.front)}{where})")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        parts = [f"<p><b>symgrad result</b>: {esc(self.neuron.get('description', 'neuron'))}"
+                 + (f" &mdash; <code>{esc(str(self.path))}</code>" if self.path is not None else "") + "</p>"]
+        if self.verdict:
+            colour = "#dff5e1" if self.faithful else "#fde8e8"
+            parts.append(f'<p style="background:{colour};padding:6px"><b>Verdict:</b> '
+                         f"{esc(self.verdict.get('sentence', ''))}</p>")
+        if self.statement:
+            parts.append(f"<p>{esc(self.statement)}</p>")
+        parts.append(self.front._repr_html_(chosen=self.best))
+        return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- run directories
+
+
+def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, Any] | None = None) -> None:
+    """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report
+    (with the result's figures and ``extra_figures``, e.g. the companions')."""
+    import matplotlib.pyplot as plt
+
+    from . import export, report
+    from .runs import write_json
+
+    record = result.record
+    write_json(run_dir / "result.json", record)
+    export.front_to_csv(record.get("front", []), run_dir / "front.csv")
+    export.front_to_json(record.get("front", []), run_dir / "front.json")
+    best = result.best
+    if best is not None:
+        (run_dir / "formula.tex").write_text(result.latex() + "\n")
+        if "threshold" in best.metrics:
+            (run_dir / "rule.py").write_text(result.rule())
+    figures = {**result.figures(), **(extra_figures or {})}
+    report.write_report(run_dir, report_summary(record), figures)
+    for figure in figures.values():
+        plt.close(figure)
+
+
+def report_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``symgrad.report.write_report`` shows, from a result.json dict."""
+    neuron = record.get("neuron") or {}
+    summary = {
+        "title": f"symgrad: {neuron.get('description', 'neuron')}",
+        "features": record["features"], "neuron": neuron.get("description"),
+        "front": record.get("front", []), "best": record.get("best"),
+        "companions": record.get("companions"),
+        "data": dict(record.get("data") or {}),
+        "model": {k: v for k, v in (record.get("model") or {}).items() if k != "training"},
+        "timings": record.get("timings") or {}, "versions": record.get("versions") or {},
+        "notes": [n for n in (record.get("statement"), _truth_note(record)) if n],
+    }
+    if record.get("verdict"):
+        summary["verdict"] = record["verdict"]
+    return summary
+
+
+def _truth_note(record: Mapping[str, Any]) -> str | None:
+    truth = record.get("truth")
+    if not truth or "faithful_loss" not in truth:
+        return None
+    return (f"Against the known concept {truth['formula']}: faithful L {truth['faithful_loss']:.3g} "
+            f"(near the true decision surface), exact L {truth['exact_loss']:.3g} (whole domain).")
+
+
+def load_run(path: str | Path) -> Result:
+    """Load a run directory (JSON and npz only; no code runs)."""
+    from .runs import RESULT_FORMAT
+
+    path = Path(path)
+    result_file = path / "result.json"
+    if not result_file.is_file():
+        raise SymgradError(f"{str(path)!r} is not a symgrad run directory (no result.json)")
+    try:
+        record = json.loads(result_file.read_text())
+    except json.JSONDecodeError:
+        raise SymgradError(f"{str(result_file)!r} is not valid JSON; the run directory is damaged") from None
+    if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
+        raise SymgradError(f"{str(result_file)!r} is not a symgrad result (format "
+                           f"{record.get('format') if isinstance(record, dict) else None!r})")
+    return Result.from_record(record, path=path)
+
