@@ -15,7 +15,7 @@ from .canonical import canonicalize
 from .library import LibraryBackend
 from .screening import relevance, screen_inputs
 from .select import select
-from .symmetry import DEFAULT_KINDS, KINDS, detect_symmetries, reduce_problem, substitute_back
+from .symmetry import KINDS, detect_symmetries, reduce_problem, substitute_back
 
 
 class AutoBackend:
@@ -49,7 +49,9 @@ class AutoBackend:
             ``memory_limit`` (512 MB) and a GP run stores (2 d + 1) x 1000 x (d + 1) float32
             values, 3.4 MB at d = 20; symmetry detection looks at d (d - 1) / 2 pairs.
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
-        symmetry_kinds: the pair symmetries tested, from sum, difference, product, ratio.
+        symmetry_kinds: the pair symmetries tested, from sum, difference, product, ratio (all by
+            default: with ratios on, the nine paper cases gave the same formulas, and unseen
+            concepts such as sqrt(L / g) came back as L / g instead of a quadratic look-alike).
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
         gp: run GP at all.
@@ -77,7 +79,7 @@ class AutoBackend:
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
                  max_inputs: int = 20,
                  symmetry: bool = True, symmetry_threshold: float = 0.12,
-                 symmetry_kinds: Sequence[str] = DEFAULT_KINDS, library: dict[str, Any] | None = None,
+                 symmetry_kinds: Sequence[str] = KINDS, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
                  gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
