@@ -1,6 +1,6 @@
 """Batch vs a shell loop of CLI calls, on the hidden-layer batch.
 
-    python scripts/bench_batch.py [--cli-neurons 6] [--set key=value ...]
+    python scripts/bench_batch.py [--cli-neurons 6] [--baseline DIR] [--set key=value ...]
 
 Measured in one run, each as a fresh process (so every figure includes Python and JAX start-up):
 
@@ -11,6 +11,10 @@ Measured in one run, each as a fresh process (so every figure includes Python an
   trains the network, then one ``python -m symgrad.run --model model.npz`` call per neuron.
   ``--cli-neurons`` of them are timed (with the same configs the batch used) and the loop over
   all neurons is estimated from their mean.
+
+``--baseline DIR`` times another source tree's batch (1 worker) and CLI loop in the same run,
+so that a change is measured against the code before it under the same load; the vs-CLI ratio
+of each tree is against its own CLI loop.
 
 ``--set`` is passed to the batch (e.g. ``--set search.backend=library --set 'search.options={}'``
 for a quick check). Timings depend on the machine's load; nothing here is asserted.
@@ -31,63 +35,90 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCH = ROOT / "experiments" / "hidden_layer.yaml"
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):  # 1: some item failed, still a complete batch
         sys.exit(f"{' '.join(command)} failed with exit code {done.returncode}:\n{done.stderr[-2000:]}")
     return seconds
 
 
+def source_env(source: Path) -> dict[str, str]:
+    """The environment that imports symgrad from ``source`` (commands also run in it: ``python -m``
+    puts the current folder first on the path)."""
+    return {**os.environ, "PYTHONPATH": str(source) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def time_batch(source: Path, out: Path, workers: int, sets: list[str]) -> float:
+    seconds = timed([sys.executable, "-m", "symgrad.batch", str(BATCH), "--out", str(out), "--workers", str(workers),
+                     "--quiet", *sets], source_env(source), cwd=source)
+    print(f"{source}: batch with {workers} worker(s): {seconds:.1f} s", file=sys.stderr, flush=True)
+    return seconds
+
+
+def time_cli(source: Path, batch_dir: Path, items: list[dict], model: Path, calls: int, out: Path) -> tuple[float, list[float]]:
+    """The CLI loop: a first call that trains (and interprets one neuron), then ``calls`` calls
+    with ``--model``; the same configs the batch used. Returns (first call, model calls)."""
+    env = source_env(source)
+    first = timed([sys.executable, "-m", "symgrad.run", str(batch_dir / items[0]["run_dir"] / "config.yaml"),
+                   "--out", str(out / "train"), "--quiet"], env, cwd=source)
+    seconds = []
+    for row in items[1:1 + calls]:
+        seconds.append(timed([sys.executable, "-m", "symgrad.run", str(batch_dir / row["run_dir"] / "config.yaml"),
+                              "--model", str(model), "--out", str(out / row["item"]), "--quiet"], env, cwd=source))
+        print(f"{source}: CLI --model call for {row['item']}: {seconds[-1]:.1f} s", file=sys.stderr, flush=True)
+    return first, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cli-neurons", type=int, default=6, help="CLI --model calls timed (default 6)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--baseline", default=None, metavar="DIR",
+                        help="another symgrad source tree (e.g. a git worktree of an earlier commit): its batch "
+                             "(1 worker) and CLI loop are timed in the same run, under the same load")
     parser.add_argument("--keep", default=None, help="folder to keep the batches in (default: a temporary one)")
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench_batch-"))
     sets = [f"--set={o}" for o in args.overrides]
+    baseline = Path(args.baseline).resolve() if args.baseline else None
+    if baseline is not None and not (baseline / "symgrad" / "batch.py").is_file():
+        sys.exit(f"--baseline {str(baseline)!r} is not a symgrad source tree with the batch command; give the "
+                 "root of a checkout (e.g. git worktree add /tmp/before HEAD~1)")
     load = os.getloadavg()[0]
 
-    walls = {}
-    for workers in (1, 2):
-        out = work / f"workers{workers}"
-        walls[workers] = timed([sys.executable, "-m", "symgrad.batch", str(BATCH), "--out", str(out), "--workers",
-                                str(workers), "--quiet", *sets], env)
-        print(f"batch with {workers} worker(s): {walls[workers]:.1f} s", file=sys.stderr, flush=True)
-    batch_dir = work / "workers1"
+    # the two sources alternate, so that a change of load falls on both
+    walls: dict[tuple[str, int], float] = {}
+    sources = [("this tree", ROOT)] + ([("baseline", baseline)] if baseline else [])
+    for name, source in sources:
+        walls[name, 1] = time_batch(source, work / f"{name.replace(' ', '_')}-workers1", 1, sets)
+    walls["this tree", 2] = time_batch(ROOT, work / "this_tree-workers2", 2, sets)
+    batch_dir = work / "this_tree-workers1"
     with open(batch_dir / "summary.csv", newline="") as handle:
         items = list(csv.DictReader(handle))
     n = len(items)
     finished = sum(r["status"] == "finished" for r in items)
-    network = next((batch_dir / "networks").iterdir())
-    model = network / "model.npz"
-
-    # the CLI loop: the first call trains (and interprets one neuron), the others reuse model.npz
-    first = items[0]
-    cli_first = timed([sys.executable, "-m", "symgrad.run", str(batch_dir / first["run_dir"] / "config.yaml"),
-                       "--out", str(work / "cli" / "train"), "--quiet"], env)
-    calls = []
-    for row in items[1:1 + args.cli_neurons]:
-        calls.append(timed([sys.executable, "-m", "symgrad.run", str(batch_dir / row["run_dir"] / "config.yaml"),
-                            "--model", str(model), "--out", str(work / "cli" / row["item"]), "--quiet"], env))
-        print(f"CLI --model call for {row['item']}: {calls[-1]:.1f} s", file=sys.stderr, flush=True)
-    cli_loop = cli_first + (n - 1) * sum(calls) / len(calls)
+    model = next((batch_dir / "networks").iterdir()) / "model.npz"
+    cli = {name: time_cli(source, batch_dir, items, model, args.cli_neurons, work / f"cli-{name.replace(' ', '_')}")
+           for name, source in sources}
 
     print(f"\nhidden-layer batch: {n} neurons ({finished} finished), {os.cpu_count()} cores, "
           f"load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end; options {args.overrides or 'as shipped'}\n")
-    print("| how | wall s | s per neuron | vs CLI loop |")
-    print("|---|---|---|---|")
-    per_cli = cli_loop / n
-    print(f"| CLI loop: 1 training call + {n - 1} `--model` calls (estimated from {len(calls)}: "
-          f"{sum(calls) / len(calls):.1f} s each) | {cli_loop:.0f} | {per_cli:.2f} | 1.0x |")
-    for workers in (1, 2):
-        per = walls[workers] / n
-        print(f"| `symgrad.batch --workers {workers}` (training amortised) | {walls[workers]:.0f} | {per:.2f} | "
-              f"{per_cli / per:.1f}x |")
-    print(f"\n2 workers over 1: {walls[1] / walls[2]:.2f}x")
+    print("| code | how | wall s | s per neuron | vs CLI loop |")
+    print("|---|---|---|---|---|")
+    for name, _ in sources:
+        first, calls = cli[name]
+        mean = sum(calls) / len(calls)
+        per_cli = (first + (n - 1) * mean) / n
+        print(f"| {name} | CLI loop: 1 training call + {n - 1} `--model` calls (estimated from {len(calls)}: "
+              f"{mean:.1f} s each) | {first + (n - 1) * mean:.0f} | {per_cli:.2f} | 1.0x |")
+        for workers in (1, 2):
+            if (name, workers) in walls:
+                per = walls[name, workers] / n
+                print(f"| {name} | `symgrad.batch --workers {workers}` (training amortised) | {walls[name, workers]:.0f} "
+                      f"| {per:.2f} | {per_cli / per:.1f}x |")
+    print(f"\n2 workers over 1: {walls['this tree', 1] / walls['this tree', 2]:.2f}x")
     print(f"(batches and CLI runs are in {work})")
 
 

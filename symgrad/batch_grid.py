@@ -92,17 +92,6 @@ class Batch:
         return [item for item in self.items if item.network == network_id]
 
 
-def neuron_tag(spec: NeuronSpec) -> str:
-    """A short file-name-safe name of a neuron: output, class2, logodds0v2, h1u5, h0u3pre."""
-    if spec.kind == "output":
-        return "output"
-    if spec.kind == "class":
-        return f"class{spec.unit}"
-    if spec.kind == "log_odds":
-        return f"logodds{spec.unit}v{spec.other}"
-    return f"h{spec.layer}u{spec.unit}{'pre' if spec.preactivation else ''}"
-
-
 def network_key(config: dict[str, Any]) -> str:
     """Hash of the sections that define the trained network."""
     text = json.dumps({k: config[k] for k in NETWORK_SECTIONS}, sort_keys=True, default=str)
@@ -186,7 +175,7 @@ def expand(spec: dict[str, Any], *, root: Path, name: str, extra_sets: list[str]
                 item_config = copy.deepcopy(config)
                 item_config["neuron"] = {k: getattr(spec_, k) for k in NEURON_KEYS}
                 item_config = _validated(item_config, config_name)
-                item_id = f"{config_name}-s{config['seed']}-{neuron_tag(spec_)}"
+                item_id = f"{config_name}-s{config['seed']}-{spec_.tag()}"
                 items.setdefault(item_id, Item(item_id, config_name, config["seed"], spec_, network.id, item_config))
     _check_backends(items.values())
     ids = [n.id for n in networks.values()]

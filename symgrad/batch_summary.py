@@ -12,14 +12,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .batch_grid import Batch, Item, neuron_tag
+from .batch_grid import Batch, Item
 from .batch_work import NETWORK_FILE
+from .companions.compare import COMPANIONS, companion_names
+from .companions.table import companion_table
 from .config import dump
 from .runs import write_json
 
 COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
            "verdict", "seconds", "run_dir", "error", "network", "test_accuracy", "points", "n_points",
            "faithful_loss", "recovered")
+# a batch whose configs set ``companions`` gets, per companion, these columns beside the formula's
+# boundary_agreement and complexity: fidelity to the network on the held-out test points and size
+# in nodes. "tree_small" is the tree limited to the formula's own node count.
+COMPANION_FIELDS = ("agreement", "auc", "nodes")
+_COMPANION_GROUPS = {"tree": ("tree", "tree_small"), "logistic": ("logistic",), "sensitivity": ("sensitivity",),
+                     "prelu": ("prelu",)}
 STATE_FILE = "state.json"
 STATUSES = ("finished", "failed", "interrupted", "running", "pending")
 
@@ -68,6 +76,26 @@ def item_finished(batch_dir: Path, item: Item) -> bool:
         return False
 
 
+def companion_columns(batch: Batch) -> tuple[str, ...]:
+    """The companion columns of ``batch``'s summary: none unless an item's config asks for companions."""
+    asked = {name for item in batch.items for name in companion_names(item.config.get("companions", False))}
+    return tuple(f"{group}_{field}" for name in COMPANIONS if name in asked
+                 for group in _COMPANION_GROUPS[name] for field in COMPANION_FIELDS)
+
+
+def _companion_group(method: str) -> str | None:
+    """The column group of a ``companion_table`` row, by its method name (a companion that could
+    not run is named by its config name)."""
+    if method.startswith("decision tree ("):
+        return "tree_small"
+    for prefix, group in (("decision tree", "tree"), ("tree", "tree"), ("logistic", "logistic"),
+                          ("partial dependence", "sensitivity"), ("sensitivity", "sensitivity"),
+                          ("PReLU", "prelu"), ("prelu", "prelu")):
+        if method.startswith(prefix):
+            return group
+    return None
+
+
 def item_row(batch_dir: Path, item: Item, record: dict[str, Any] | None) -> dict[str, Any]:
     """One summary row: the item, what its run directory holds and what the batch recorded."""
     record = record or {}
@@ -93,6 +121,12 @@ def item_row(batch_dir: Path, item: Item, record: dict[str, Any] | None) -> dict
     # a known concept is the network's decision, not what a hidden unit computes
     if "faithful_loss" in truth and item.neuron.kind != "hidden":
         row.update(faithful_loss=_number(truth["faithful_loss"]), recovered=bool(truth.get("recovered_faithful")))
+    for companion in companion_table(result):
+        group = _companion_group(str(companion["method"]))
+        if group is not None:
+            row.update({f"{group}_agreement": _round(companion["agreement"], 4),
+                        f"{group}_auc": _round(companion["auc"], 4),
+                        f"{group}_nodes": "" if companion["nodes"] is None else int(companion["nodes"])})
     return row
 
 
@@ -121,7 +155,7 @@ def write_summary(batch: Batch, batch_dir: Path, state: dict[str, dict[str, Any]
     """Rewrite state.json, summary.csv, summary.md and summary.html (each atomically)."""
     save_state(batch_dir, state)
     table = rows(batch, batch_dir, state)
-    _atomic(batch_dir / "summary.csv", _csv(table))
+    _atomic(batch_dir / "summary.csv", _csv(table, COLUMNS + companion_columns(batch)))
     _atomic(batch_dir / "summary.md", _markdown(batch, table, executor))
     _atomic(batch_dir / "summary.html", _html(batch, batch_dir, table, executor))
     return table
@@ -133,9 +167,10 @@ def _atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _csv(table: list[dict[str, Any]]) -> str:
+def _csv(table: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    # a run left by an earlier config of the item may hold companions this batch does not ask for
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", restval="", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(table)
     return buffer.getvalue()
@@ -179,7 +214,34 @@ def _markdown(batch: Batch, table: list[dict[str, Any]], executor: str) -> str:
         formula = f"`{r['expression']}`" if r["expression"] else (r["error"] or "")
         lines.append(f"| {r['item']} | {r['neuron']} | {r['status']} | {formula.replace('|', '/')} | {r['complexity']} "
                      f"| {r['loss']} | {r['boundary_agreement']} | {r['verdict']} | {r['seconds']} |")
+    heads, cells = _companion_cells(batch, table)
+    if heads:
+        lines += ["", "## Companions", "", _COMPANION_NOTE, "", "| item | " + " | ".join(heads) + " |",
+                  "|---|" + "---|" * len(heads)]
+        lines += [f"| {item} | " + " | ".join(row) + " |" for item, row in cells]
     return "\n".join(lines) + "\n"
+
+
+_COMPANION_NOTE = ("Fidelity to the network on the held-out test points: agreement with its labels, and in "
+                   "brackets the size in nodes (a formula's complexity, a tree's splits and leaves, the terms "
+                   "of linear rules); tree (small) is the tree limited to the formula's size.")
+_GROUP_TITLES = {"tree": "tree", "tree_small": "tree (small)", "logistic": "logistic", "sensitivity": "sensitivity",
+                 "prelu": "PReLU rules"}
+
+
+def _companion_cells(batch: Batch, table: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Headings and, per finished item, "agreement (nodes)" cells: the formula, then each companion."""
+    groups = list(dict.fromkeys(c.rsplit("_", 1)[0] for c in companion_columns(batch)))
+    if not groups:
+        return [], []
+
+    def cell(agreement: Any, nodes: Any) -> str:
+        return "-" if agreement == "" else f"{agreement:.4f}" + (f" ({nodes})" if nodes != "" else "")
+
+    cells = [(r["item"], [cell(r["boundary_agreement"], r["complexity"])]
+              + [cell(r.get(f"{g}_agreement", ""), r.get(f"{g}_nodes", "")) for g in groups])
+             for r in table if r["status"] == "finished"]
+    return ["formula"] + [_GROUP_TITLES[g] for g in groups], cells
 
 
 _STYLE = """body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222}
@@ -214,11 +276,18 @@ def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: 
             link = f"<a href='{e(report.as_posix())}'>report</a>" if report and (batch_dir / report).is_file() else ""
             if r["status"] == "failed" and error_log(batch_dir, item).is_file():
                 link = f"<a href='{e(error_log(batch_dir, item).relative_to(batch_dir).as_posix())}'>traceback</a>"
-            parts.append(f"<tr id='{e(neuron_tag(item.neuron))}'><td>{e(r['neuron'])}</td>"
+            parts.append(f"<tr id='{e(item.neuron.tag())}'><td>{e(r['neuron'])}</td>"
                          f"<td class='{e(r['status'])}'>{e(r['status'])}</td><td>{formula}</td><td>{r['complexity']}</td>"
                          f"<td>{r['loss']}</td><td>{r['boundary_agreement']}</td>"
                          f"<td class='{e(str(r['verdict']))}'>{e(str(r['verdict']))}</td><td>{r['n_points']}</td>"
                          f"<td>{r['seconds']}</td><td>{link}</td></tr>")
+        parts.append("</table>")
+    heads, cells = _companion_cells(batch, table)
+    if heads:
+        parts.append(f"<h2>Companions</h2><p>{e(_COMPANION_NOTE)}</p><table><tr><th>item</th>"
+                     + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>")
+        parts += ["<tr><td>" + e(item) + "</td>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
+                  for item, row in cells]
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)

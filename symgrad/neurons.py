@@ -40,6 +40,7 @@ class NeuronSpec:
         return cls("output")
 
     def describe(self) -> str:
+        """The neuron in words: "output logit", "hidden layer 1 unit 5 (activation)"."""
         if self.kind == "output":
             return "output logit"
         if self.kind == "class":
@@ -48,6 +49,16 @@ class NeuronSpec:
             return f"log-odds of class {self.unit} vs class {self.other}"
         stage = "pre-activation" if self.preactivation else "activation"
         return f"hidden layer {self.layer} unit {self.unit} ({stage})"
+
+    def tag(self) -> str:
+        """A short file-name-safe name: output, class2, logodds0v2, h1u5, h0u3pre."""
+        if self.kind == "output":
+            return "output"
+        if self.kind == "class":
+            return f"class{self.unit}"
+        if self.kind == "log_odds":
+            return f"logodds{self.unit}v{self.other}"
+        return f"h{self.layer}u{self.unit}{'pre' if self.preactivation else ''}"
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "layer": self.layer, "unit": self.unit, "other": self.other,
@@ -130,15 +141,28 @@ def _batched_gradients(layers, mean, scale, x, unit, other, *, activation, kind,
 
 
 def _call(batched, classifier: Classifier, spec: NeuronSpec, x: np.ndarray, standardized: bool) -> np.ndarray:
-    # compiled once per (architecture, neuron kind, layer, stage, point count), not once per
+    # compiled once per (architecture, neuron kind, layer, stage, point-count bucket), not once per
     # neuron: interpreting every unit of a layer in one process reuses the compiled function
     spec.validate(classifier)
+    x = np.asarray(x, dtype=np.float32)
+    n = len(x)
+    rows = _bucket(n)
+    if rows > n:  # each unit's band keeps its own number of points: padded to a shared size
+        x = np.concatenate([x, np.zeros((rows - n,) + x.shape[1:], dtype=np.float32)])
     out = batched([(jnp.asarray(w), jnp.asarray(b)) for w, b in classifier.layers],
                   jnp.asarray(classifier.mean, jnp.float32), jnp.asarray(classifier.scale, jnp.float32),
-                  jnp.asarray(x, jnp.float32), jnp.int32(spec.unit), jnp.int32(spec.other),
+                  jnp.asarray(x), jnp.int32(spec.unit), jnp.int32(spec.other),
                   activation=classifier.activation, kind=spec.kind, layer=spec.layer,
                   preactivation=spec.preactivation, standardized=standardized)
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray(out, dtype=np.float64)[:n]
+
+
+def _bucket(n: int) -> int:
+    """``n`` rounded up to one of 8 sizes per power of two (at most 1/8 extra rows), at least 64."""
+    if n <= 64:
+        return 64
+    step = 1 << max(0, n.bit_length() - 4)
+    return -(-n // step) * step
 
 
 def neuron_values(classifier: Classifier, spec: NeuronSpec, x: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import math
@@ -125,7 +126,7 @@ def cannot_judge(metrics: Mapping[str, Any]) -> str | None:
 
 
 def write_report(run_dir: str | Path, summary: Mapping[str, Any],
-                 figures: Mapping[str, Figure] | None = None) -> tuple[Path, Path]:
+                 figures: Mapping[str, Figure | bytes] | None = None) -> tuple[Path, Path]:
     """Write ``report.html`` (self-contained) and ``report.md`` into ``run_dir``.
 
     The HTML embeds every image as a base64 PNG data URI and loads nothing from the network;
@@ -154,7 +155,8 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
     Args:
         run_dir: directory to write into (created if missing).
         summary: the dict above, usually built from ``result.json``.
-        figures: name -> matplotlib Figure, shown in this order under their names.
+        figures: name -> matplotlib Figure (or its PNG bytes, already rendered), shown in this
+            order under their names.
 
     Returns:
         (html_path, md_path).
@@ -178,7 +180,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
         while stem in used:  # distinct names may share a slug
             stem += "_"
         used.add(stem)
-        images.append((str(name), stem, figure_to_png_bytes(fig)))
+        images.append((str(name), stem, fig if isinstance(fig, bytes) else figure_to_png_bytes(fig)))
     for title, stem, png in images:
         (figure_dir / f"{stem}.png").write_bytes(png)
     if formula_png is not None:
@@ -363,12 +365,13 @@ def _latex_or_none(expression: Any, features: list[str]) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=32)  # a batch meets one formula many times (a unit before and after its activation)
 def _mathtext_png(latex: str) -> bytes | None:
     """The formula drawn by matplotlib's mathtext, or None where mathtext cannot parse it."""
     fig = Figure(figsize=(0.1, 0.1))
     fig.text(0.0, 0.0, f"$g = {latex}$", fontsize=18)
     try:
-        return figure_to_png_bytes(fig, dpi=120)
+        return figure_to_png_bytes(fig, dpi=120, crop=True)
     except (ValueError, RuntimeError):  # mathtext supports a subset of LaTeX
         return None
 

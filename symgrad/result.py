@@ -7,6 +7,7 @@ decided here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from dataclasses import dataclass, field
@@ -338,21 +339,30 @@ class Result:
 
     def figures(self) -> dict[str, Any]:
         """Every figure that applies, by title (the report's figures)."""
+        return {title: draw() for title, draw in self._figure_makers().items()}
+
+    def _figure_makers(self) -> dict[str, Any]:
+        """Title -> function that draws it, for every figure that applies (nothing drawn yet)."""
         out: dict[str, Any] = {}
         if len(self.front):
-            out["Pareto front"] = self.plot_pareto()
+            out["Pareto front"] = self.plot_pareto
         try:
             self.gradients()
         except SymgradError:
             return out
-        out["Input relevance"] = self.plot_relevance()
+        out["Input relevance"] = self.plot_relevance
         if self.best is not None:
-            out["Neuron vs formula"] = self.plot_values()
-            if "threshold" in self.best.metrics and len(self.features) > 1:
-                out["Decision boundary slices"] = self.plot_boundary()
-        if ((self.record.get("model") or {}).get("training") or {}).get("history"):
-            out["Training curves"] = self.plot_training()
+            out["Neuron vs formula"] = self.plot_values
+            # a hidden unit decides nothing: its formula's level set is no decision boundary
+            # to set beside the network's (plot_boundary still draws it on request)
+            if self.neuron.get("decides", True) and "threshold" in self.best.metrics and len(self.features) > 1:
+                out["Decision boundary slices"] = self.plot_boundary
+        if self._training_history():
+            out["Training curves"] = self.plot_training
         return out
+
+    def _training_history(self) -> dict[str, Any] | None:
+        return ((self.record.get("model") or {}).get("training") or {}).get("history") or None
 
     def _value_function(self, which):
         from .expressions import value_function
@@ -436,9 +446,8 @@ class Result:
 def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, Any] | None = None) -> None:
     """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report
     (with the result's figures and ``extra_figures``, e.g. the companions')."""
-    import matplotlib.pyplot as plt
-
     from . import export, report
+    from .plots import cached_png, figure_to_png_bytes
     from .runs import write_json
 
     record = result.record
@@ -450,10 +459,17 @@ def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, 
         (run_dir / "formula.tex").write_text(result.latex() + "\n")
         if "threshold" in best.metrics:
             (run_dir / "rule.py").write_text(result.rule())
-    figures = {**result.figures(), **(extra_figures or {})}
+    figures: dict[str, Any] = {}
+    for title, draw in result._figure_makers().items():
+        history = result._training_history() if title == "Training curves" else None
+        if history:
+            # the same network's curves in every run of a batch: drawn once per process
+            key = hashlib.sha256(json.dumps(history, sort_keys=True, default=str).encode()).hexdigest()
+            figures[title] = cached_png(f"training:{key}", draw)
+        else:
+            figures[title] = figure_to_png_bytes(draw())  # rendered at once: no figure is kept open
+    figures.update(extra_figures or {})
     report.write_report(run_dir, report_summary(record), figures)
-    for figure in figures.values():
-        plt.close(figure)
 
 
 def report_summary(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from symgrad.batch_exec import default_workers, thread_environment
-from symgrad.batch_grid import load_batch, neuron_tag
+from symgrad.batch_grid import load_batch
 from symgrad.errors import SymgradError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def test_every_class_and_every_pair_of_a_multi_class_network(tmp_path):
     base = {"data": {"path": str(tmp_path / "data.csv"), "label": "label", "n_samples": 60}}
     batch = load_batch(write(tmp_path, {"base": base, "neurons": ["classes", "pairs",
                                                                    {"kind": "log_odds", "unit": 2, "other": "all"}]}))
-    tags = [neuron_tag(i.neuron) for i in batch.items]
+    tags = [i.neuron.tag() for i in batch.items]
     assert tags == ["class0", "class1", "class2", "logodds0v1", "logodds0v2", "logodds1v2", "logodds2v0", "logodds2v1"]
 
 
