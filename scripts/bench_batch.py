@@ -8,9 +8,9 @@ Measured in one run, each as a fresh process (so every figure includes Python an
   the network is trained once and every neuron is interpreted in long-lived worker processes;
   seconds per neuron = wall time / neurons (training amortised).
 * the CLI loop a user would write without the batch: one ``python -m symgrad.run`` call that
-  trains the network, then one ``python -m symgrad.run --model model.npz`` call per neuron.
-  ``--cli-neurons`` of them are timed (with the same configs the batch used) and the loop over
-  all neurons is estimated from their mean.
+  trains the network, then one ``python -m symgrad.run --model model.npz`` call per neuron on
+  the model it saved. ``--cli-neurons`` of them are timed (with the batch's item configs), half
+  before the batches and half after, and the loop over all neurons is estimated from their mean.
 
 ``--baseline DIR`` times another source tree's batch (1 worker) and CLI loop in the same run,
 so that a change is measured against the code before it under the same load; the vs-CLI ratio
@@ -57,18 +57,13 @@ def time_batch(source: Path, out: Path, workers: int, sets: list[str]) -> float:
     return seconds
 
 
-def time_cli(source: Path, batch_dir: Path, items: list[dict], model: Path, calls: int, out: Path) -> tuple[float, list[float]]:
-    """The CLI loop: a first call that trains (and interprets one neuron), then ``calls`` calls
-    with ``--model``; the same configs the batch used. Returns (first call, model calls)."""
-    env = source_env(source)
-    first = timed([sys.executable, "-m", "symgrad.run", str(batch_dir / items[0]["run_dir"] / "config.yaml"),
-                   "--out", str(out / "train"), "--quiet"], env, cwd=source)
-    seconds = []
-    for row in items[1:1 + calls]:
-        seconds.append(timed([sys.executable, "-m", "symgrad.run", str(batch_dir / row["run_dir"] / "config.yaml"),
-                              "--model", str(model), "--out", str(out / row["item"]), "--quiet"], env, cwd=source))
-        print(f"{source}: CLI --model call for {row['item']}: {seconds[-1]:.1f} s", file=sys.stderr, flush=True)
-    return first, seconds
+def cli_commands(configs: list[Path], calls: int, out: Path) -> tuple[list[str], list[list[str]]]:
+    """The CLI loop: a first call that trains (and interprets the first neuron), then ``calls``
+    calls with ``--model`` on the model it saved; the same configs the batch uses."""
+    first = [sys.executable, "-m", "symgrad.run", str(configs[0]), "--out", str(out / "train"), "--quiet"]
+    rest = [[sys.executable, "-m", "symgrad.run", str(config), "--model", str(out / "train" / "model.npz"),
+             "--out", str(out / config.stem), "--quiet"] for config in configs[1:1 + calls]]
+    return first, rest
 
 
 def main() -> None:
@@ -80,28 +75,48 @@ def main() -> None:
                              "(1 worker) and CLI loop are timed in the same run, under the same load")
     parser.add_argument("--keep", default=None, help="folder to keep the batches in (default: a temporary one)")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from symgrad.batch_grid import load_batch
+    from symgrad.config import dump
+
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench_batch-"))
     sets = [f"--set={o}" for o in args.overrides]
     baseline = Path(args.baseline).resolve() if args.baseline else None
     if baseline is not None and not (baseline / "symgrad" / "batch.py").is_file():
         sys.exit(f"--baseline {str(baseline)!r} is not a symgrad source tree with the batch command; give the "
                  "root of a checkout (e.g. git worktree add /tmp/before HEAD~1)")
+    batch = load_batch(BATCH, args.overrides)
+    (work / "configs").mkdir(parents=True, exist_ok=True)
+    configs = []
+    for item in batch.items:
+        configs.append(work / "configs" / f"{item.id}.yaml")
+        configs[-1].write_text(dump(item.config))
+    n = len(configs)
     load = os.getloadavg()[0]
-
-    # the two sources alternate, so that a change of load falls on both
-    walls: dict[tuple[str, int], float] = {}
     sources = [("this tree", ROOT)] + ([("baseline", baseline)] if baseline else [])
+
+    # half of each CLI loop runs before the batches and half after, so that a change of the
+    # machine's load during the run falls on both
+    cli: dict[str, tuple[float, list[float]]] = {}
+    halves: dict[str, list[list[str]]] = {}
+    for name, source in sources:
+        first, rest = cli_commands(configs, args.cli_neurons, work / f"cli-{name.replace(' ', '_')}")
+        cli[name] = (timed(first, source_env(source), cwd=source), [])
+        print(f"{source}: CLI training call: {cli[name][0]:.1f} s", file=sys.stderr, flush=True)
+        halves[name] = rest[len(rest) // 2:]
+        for command in rest[:len(rest) // 2]:
+            cli[name][1].append(timed(command, source_env(source), cwd=source))
+    walls: dict[tuple[str, int], float] = {}
     for name, source in sources:
         walls[name, 1] = time_batch(source, work / f"{name.replace(' ', '_')}-workers1", 1, sets)
     walls["this tree", 2] = time_batch(ROOT, work / "this_tree-workers2", 2, sets)
-    batch_dir = work / "this_tree-workers1"
-    with open(batch_dir / "summary.csv", newline="") as handle:
-        items = list(csv.DictReader(handle))
-    n = len(items)
-    finished = sum(r["status"] == "finished" for r in items)
-    model = next((batch_dir / "networks").iterdir()) / "model.npz"
-    cli = {name: time_cli(source, batch_dir, items, model, args.cli_neurons, work / f"cli-{name.replace(' ', '_')}")
-           for name, source in sources}
+    for name, source in sources:
+        for command in halves[name]:
+            cli[name][1].append(timed(command, source_env(source), cwd=source))
+        print(f"{source}: CLI --model calls: {', '.join(f'{s:.1f}' for s in cli[name][1])} s", file=sys.stderr,
+              flush=True)
+    with open(work / "this_tree-workers1" / "summary.csv", newline="") as handle:
+        finished = sum(r["status"] == "finished" for r in csv.DictReader(handle))
 
     print(f"\nhidden-layer batch: {n} neurons ({finished} finished), {os.cpu_count()} cores, "
           f"load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end; options {args.overrides or 'as shipped'}\n")

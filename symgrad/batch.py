@@ -17,13 +17,15 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .batch_exec import EXECUTORS, check_options, make_runner
-from .batch_grid import Batch, Item, load_batch
 from .batch_summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
 from .batch_work import network_ready, run_item, train_network
 from .errors import SymgradError
+
+if TYPE_CHECKING:  # the grid loads JAX: the command imports it after starting its workers (main)
+    from .batch_grid import Batch, Item
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class BatchOutcome:
 
 def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers: int | None = None,
               threads: int = 1, scheduler: str | None = None, rerun: bool = False,
-              progress: Callable[[str], None] | None = None) -> BatchOutcome:
+              progress: Callable[[str], None] | None = None, runner: Any = None) -> BatchOutcome:
     """Train every network of ``batch`` once and interpret all of its items.
 
     Args:
@@ -51,6 +53,8 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
         scheduler: address of an existing Dask scheduler (``executor="dask"``).
         rerun: redo finished items and retrain networks.
         progress: receives one line per event (None for silence).
+        runner: an already started runner for these options (``make_runner``), closed here;
+            None makes one.
 
     Returns:
         The outcome; Ctrl-C stops the batch after writing a valid summary
@@ -76,7 +80,7 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
     waiting: dict[str, list[Item]] = {n.id: [i for i in todo if i.network == n.id] for n in to_train}
     skipped = len(batch.items) - len(todo)
 
-    runner = make_runner(executor, workers, threads, scheduler)
+    runner = runner or make_runner(executor, workers, threads, scheduler)
     tracker = _Tracker(len(todo), runner.capacity, say)
     say(f"batch {batch.name}: {len(batch.items)} items on {len(batch.networks)} networks, {skipped} already "
         f"finished, {len(to_train)} networks to train; running on {runner.description}; writing {out}")
@@ -244,15 +248,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    runner = None
     try:
+        # the workers start (and import JAX, sympy and matplotlib) while this process reads and
+        # checks the batch, which needs the same imports
+        runner = make_runner(args.executor, args.workers, args.threads, args.scheduler)
+        runner.start()
+        from .batch_grid import load_batch
+
         batch = load_batch(args.batch, args.overrides)
         out = Path(args.out) if args.out else Path("runs") / batch.name
         outcome = run_batch(batch, out, executor=args.executor, workers=args.workers, threads=args.threads,
-                            scheduler=args.scheduler, rerun=args.rerun, progress=None if args.quiet else _stderr)
+                            scheduler=args.scheduler, rerun=args.rerun, progress=None if args.quiet else _stderr,
+                            runner=runner)
     except SymgradError as error:
+        if runner is not None:
+            runner.close(interrupted=True)
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if runner is not None:
+            runner.close(interrupted=True)
         print("interrupted", file=sys.stderr)
         return 130
     c = outcome.counts

@@ -14,7 +14,7 @@ import os
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
-from .batch_work import init_worker, thread_environment
+from .batch_work import init_worker, thread_environment, warm_up
 from .errors import SymgradError
 
 EXECUTORS = ("local", "dask")
@@ -48,6 +48,9 @@ class InlineRunner:
             future.set_exception(exc)
         return future
 
+    def start(self) -> None:
+        pass
+
     def close(self, *, interrupted: bool = False) -> None:
         pass
 
@@ -71,6 +74,11 @@ class LocalRunner:
     def _new_executor(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(self.capacity, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=init_worker, initargs=(self._threads,))
+
+    def start(self) -> None:
+        """Start every worker now: each imports what the tasks need before the first one comes."""
+        for _ in range(self.capacity):
+            self._executor.submit(warm_up)
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
         try:
@@ -123,6 +131,9 @@ class DaskRunner:
             workers = workers or slots
         self.capacity = workers
         self._executor = self._client.get_executor(pure=False)
+
+    def start(self) -> None:
+        pass  # a LocalCluster's workers are started by now; an existing cluster's are running
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
         return self._executor.submit(fn, *args)

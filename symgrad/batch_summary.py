@@ -10,14 +10,16 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .batch_grid import Batch, Item
 from .batch_work import NETWORK_FILE
 from .companions.compare import COMPANIONS, companion_names
 from .companions.table import companion_table
 from .config import dump
 from .runs import write_json
+
+if TYPE_CHECKING:  # the grid loads JAX; the command starts its workers before it reads the batch
+    from .batch_grid import Batch, Item
 
 COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
            "verdict", "seconds", "run_dir", "error", "network", "test_accuracy", "points", "n_points",

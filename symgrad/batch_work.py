@@ -50,6 +50,11 @@ def init_worker(threads: int, ignore_interrupt: bool = True) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def warm_up() -> None:
+    """Import what the tasks need (JAX, sympy, matplotlib): a worker started early is ready sooner."""
+    from . import pipeline, plots, report, result  # noqa: F401
+
+
 def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[str, Any]:
     """Train the network of ``config`` once and save it for all of its items.
 

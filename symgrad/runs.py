@@ -3,6 +3,7 @@ reads them back)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -26,6 +27,11 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 def versions() -> dict[str, str]:
     """Versions of Python, the platform and the numerical packages used."""
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=1)  # read once per process: a batch worker writes many runs
+def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
