@@ -24,6 +24,19 @@ def test_symmetry_route_recovers_b_like_concept():
     assert found.info["screening"]["kept"] == ["x0", "x1", "x2"]
 
 
+def test_repeated_symmetry_reduction_recovers_a_sum_of_three_inputs():
+    problem = exact_problem("x3**2 + sin(x0 + x1 + x2)", 4, -2, 0)
+    truth = parse_formula("x3**2 + sin(x0 + x1 + x2)", problem.feature_names)
+    found = make_backend("auto", {"gp": False}).search(problem, seed=0)
+    best = select(found.front)
+    assert best.loss < 1e-8
+    assert best.sympy(problem.feature_names) - truth == 0
+    assert [s["expression"] for s in found.info["symmetries"]] == ["x0 + x1", "x0 + x1 + x2"]
+    # pairs only: the library cannot write sin(x0 + x1 + x2) and settles for a look-alike
+    pairs = make_backend("auto", {"gp": False, "symmetry_rounds": 1}).search(problem, seed=0)
+    assert select(pairs.front).loss > 1e-3
+
+
 def test_gp_route_recovers_a_non_additive_concept():
     problem = exact_problem("x0*exp(x1)", 2, 0.5, 2)
     backend = make_backend("auto", {**FAST_GP, "symmetry": False})
@@ -103,6 +116,7 @@ def test_library_result_at_the_noise_level_skips_the_gp():
     ({"gp_seeds": 0}, "gp_seeds"), ({"gp_bands": [-1]}, "gp_bands"), ({"library": {"max_terms": 0}}, "max_terms"),
     ({"operon": {"coefficients": "complex"}}, "coefficients"), ({"colour": 1}, "not an option of the auto backend"),
     ({"gp_stall": 5}, "gp_stall"), ({"accept_loss": -1}, "accept_loss"), ({"symmetry_kinds": ["spiral"]}, "symmetry_kinds"),
+    ({"symmetry_rounds": 0}, "symmetry_rounds"),
     ({"max_inputs": 0}, "max_inputs"),
 ])
 def test_bad_options(options, message):

@@ -7,8 +7,8 @@ import sympy as sp
 from symgrad.errors import SymgradError
 from symgrad.expressions import parse_formula, symbols_for
 from symgrad.search.base import SearchProblem
-from symgrad.search.symmetry import (Symmetry, detect_symmetries, reduce_problem, substitute_back,
-                                     symmetry_statistics)
+from symgrad.search.symmetry import (Symmetry, detect_symmetries, reduce_problem, reduce_repeatedly,
+                                     substitute_back, symmetry_statistics)
 from symgrad.search.synthetic import exact_problem
 
 B_LIKE = ("x0**2 + sin(x1 + x2)", 3, -2.0, 0.0)
@@ -119,3 +119,65 @@ def test_detects_the_true_pairs_on_a_trained_network(concept, expected):
     sample, names = _trained_band(concept)
     symmetries = detect_symmetries(sample.x, sample.directions, names)
     assert found(symmetries, names) == expected
+
+
+CHAIN = ("x3**2 + sin(x0 + x1 + x2)", 4, -2.0, 0.0)
+
+
+@pytest.mark.parametrize("case, expected, reduced_truth", [
+    (CHAIN, ["x0 + x1", "x0 + x1 + x2"], "x3**2 + sin(u1)"),
+    (("x0*x1*x2 + sin(x3)", 4, 0.5, 2.0), ["x0*x1", "x0*x1*x2"], "u1 + sin(x3)"),
+    (("x0 + x1 + x2 + x3 + exp(x4)", 5, -1.0, 1.0), ["x0 + x1", "x2 + x3", "x0 + x1 + x2 + x3"], "u2 + exp(x4)"),
+])
+def test_repeated_reduction_merges_groups_of_inputs(case, expected, reduced_truth):
+    problem = exact_problem(*case)
+    reduced, substitution, found_ = reduce_repeatedly(problem)
+    assert [str(expr) for _, expr in found_] == expected
+    assert all(s.statistic < 1e-6 for s, _ in found_)
+    assert reduced.n_features == len(substitution) == problem.n_features - len(expected)
+    formula = parse_formula(reduced_truth, reduced.feature_names)
+    back = substitute_back(formula, substitution)
+    assert sp.simplify(back - parse_formula(case[0], problem.feature_names)) == 0
+    assert reduced.loss(formula) < 1e-10 and problem.loss(back) < 1e-10
+
+
+def test_one_round_is_the_pair_reduction_and_no_symmetry_stays_unreduced():
+    problem = exact_problem(*CHAIN)
+    reduced, substitution, found_ = reduce_repeatedly(problem, max_rounds=1)
+    pairs = detect_symmetries(problem.x, problem.raw_directions(), problem.feature_names)
+    assert [s for s, _ in found_] == pairs
+    assert reduced.feature_names == reduce_problem(problem, pairs)[0].feature_names
+    plain = exact_problem(*NO_SYMMETRY)
+    reduced, substitution, found_ = reduce_repeatedly(plain)
+    assert found_ == [] and reduced is plain
+    with pytest.raises(SymgradError):
+        reduce_repeatedly(plain, max_rounds=0)
+
+
+def test_repeated_reduction_finds_a_sum_of_three_inputs_on_a_trained_network():
+    from conftest import FAST_SAMPLES, FAST_TRAIN
+    from symgrad.data import make_concept_dataset, split_dataset
+    from symgrad.data.concepts import custom_concept
+    from symgrad.neurons import NeuronSpec, normalized_gradients
+    from symgrad.search import make_backend
+    from symgrad.search.select import select
+    from symgrad.train import train_classifier
+
+    concept = custom_concept(CHAIN[0], 4, -2.0, 0.0, 1.05, concept_id="chain3")
+    data = make_concept_dataset(concept, FAST_SAMPLES, seed=0)
+    split = split_dataset(data, seed=0)
+    classifier, _ = train_classifier(split.train, split.validation, hidden=(32, 32), seed=0, **FAST_TRAIN)
+    search = normalized_gradients(classifier, NeuronSpec.output(), split.train.x)
+    holdout = normalized_gradients(classifier, NeuronSpec.output(), split.test.x)
+    problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, data.feature_names)
+    pairs = detect_symmetries(problem.x, problem.directions, problem.feature_names)
+    assert len(pairs) == 1  # one pair of the three summed inputs; the third stays alone
+    _, substitution, found_ = reduce_repeatedly(problem)
+    x0, x1, x2, _ = symbols_for(problem.feature_names)
+    assert x0 + x1 + x2 in substitution.values()
+    best = select(make_backend("auto", {"gp": False}).search(problem, seed=0).front)
+    # in the decision band the search may read sin(s) as a look-alike in s, but only through s
+    s = sp.Symbol("s", real=True)
+    grouped = sp.expand(best.sympy(problem.feature_names).subs(x0, s - x1 - x2))
+    assert grouped.free_symbols <= {s, sp.Symbol("x3", real=True)} and s in grouped.free_symbols
+    assert best.loss < 0.02

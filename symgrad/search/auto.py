@@ -15,7 +15,7 @@ from .canonical import canonicalize
 from .library import LibraryBackend
 from .screening import relevance, screen_inputs
 from .select import select
-from .symmetry import DEFAULT_KINDS, KINDS, detect_symmetries, reduce_problem, substitute_back
+from .symmetry import KINDS, reduce_repeatedly, substitute_back
 
 
 class AutoBackend:
@@ -25,8 +25,10 @@ class AutoBackend:
 
     1. Screening: only inputs whose mean |normalised gradient component| is at least
        ``screen_threshold`` times the largest are searched (``force_inputs`` are always kept).
-    2. Symmetry reduction: pairs whose gradients show x_i + x_j, x_i - x_j or x_i·x_j
-       dependence are replaced by one variable; formulas are substituted back afterwards.
+    2. Symmetry reduction: pairs whose gradients show x_i + x_j, x_i - x_j, x_i·x_j or x_i / x_j
+       dependence are replaced by one variable, and the reduction is repeated on the reduced
+       problem so groups (x0 + x1 + x2, x0·x1·x2) become one variable too; formulas are
+       substituted back afterwards.
     3. The sparse term-library fit on the reduced (and on the unreduced) inputs, with up to one
        term per searched input (4 to 12 terms; beam search when exhaustive search is too large).
     4. If the library's choice already has held-out L <= ``accept_loss`` (the noise level of a
@@ -49,7 +51,11 @@ class AutoBackend:
             ``memory_limit`` (512 MB) and a GP run stores (2 d + 1) x 1000 x (d + 1) float32
             values, 3.4 MB at d = 20; symmetry detection looks at d (d - 1) / 2 pairs.
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
-        symmetry_kinds: the pair symmetries tested, from sum, difference, product, ratio.
+        symmetry_rounds: rounds of pair reduction; each later round may pair a variable made in
+            the round before with another (1: pairs only; 4 can merge up to 16 inputs).
+        symmetry_kinds: the pair symmetries tested, from sum, difference, product, ratio (all by
+            default: with ratios on, the nine paper cases gave the same formulas, and unseen
+            concepts such as sqrt(L / g) came back as L / g instead of a quadratic look-alike).
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
         gp: run GP at all.
@@ -76,8 +82,8 @@ class AutoBackend:
 
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
                  max_inputs: int = 20,
-                 symmetry: bool = True, symmetry_threshold: float = 0.12,
-                 symmetry_kinds: Sequence[str] = DEFAULT_KINDS, library: dict[str, Any] | None = None,
+                 symmetry: bool = True, symmetry_threshold: float = 0.12, symmetry_rounds: int = 4,
+                 symmetry_kinds: Sequence[str] = KINDS, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
                  gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
@@ -102,6 +108,10 @@ class AutoBackend:
         if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
             raise SymgradError(f"search.options.max_inputs={max_inputs!r} is not allowed; use a positive integer")
         self.max_inputs = max_inputs
+        if isinstance(symmetry_rounds, bool) or not isinstance(symmetry_rounds, int) or symmetry_rounds < 1:
+            raise SymgradError(f"search.options.symmetry_rounds={symmetry_rounds!r} is not allowed; use a positive "
+                               "integer (1: pairs only)")
+        self.symmetry_rounds = symmetry_rounds
         if isinstance(gp_seeds, bool) or not isinstance(gp_seeds, int) or gp_seeds < 1:
             raise SymgradError(f"search.options.gp_seeds={gp_seeds!r} is not allowed; use a positive integer")
         if not isinstance(gp_bands, (list, tuple)):
@@ -273,13 +283,12 @@ class AutoBackend:
         if not self.symmetry or sub.n_features < 2:
             info["symmetries"] = []
             return sub, {}
-        found = detect_symmetries(sub.x, sub.raw_directions(), sub.feature_names, threshold=self.symmetry_threshold,
-                                  kinds=self.symmetry_kinds)
-        info["symmetries"] = [{"kind": s.kind, "expression": str(s.expression(sub.feature_names)),
-                               "statistic": float(s.statistic)} for s in found]
+        reduced, substitution, found = reduce_repeatedly(sub, threshold=self.symmetry_threshold,
+                                                         kinds=self.symmetry_kinds, max_rounds=self.symmetry_rounds)
+        info["symmetries"] = [{"kind": s.kind, "expression": str(expr), "statistic": float(s.statistic)}
+                              for s, expr in found]
         if not found:
             return sub, {}
-        reduced, substitution = reduce_problem(sub, found)
         say("auto: symmetries " + ", ".join(f"{name} = {expr}" for name, expr in substitution.items()
                                             if str(expr) != name))
         return reduced, substitution

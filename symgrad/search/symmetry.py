@@ -1,10 +1,11 @@
-"""Pairwise symmetries of a gradient field (x_i + x_j, x_i - x_j, x_i * x_j) and the reduced problem."""
+"""Pairwise symmetries of a gradient field (x_i + x_j, x_i - x_j, x_i * x_j, x_i / x_j), the reduced
+problem, and repeated reduction for groups of three or more inputs."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -92,7 +93,7 @@ def symmetry_statistics(x: np.ndarray, directions: np.ndarray, i: int, j: int) -
 
 def detect_symmetries(x: np.ndarray, directions: np.ndarray, feature_names: Sequence[str], *,
                       threshold: float = 0.12, kinds: Sequence[str] = DEFAULT_KINDS,
-                      min_relevance: float = 0.02) -> list[Symmetry]:
+                      min_relevance: float = 0.02, involving: Collection[int] | None = None) -> list[Symmetry]:
     """Find disjoint input pairs that the neuron sees only through x_i ± x_j or x_i * x_j.
 
     Every (statistic, kind, pair) is sorted and accepted greedily while the statistic is below
@@ -108,6 +109,7 @@ def detect_symmetries(x: np.ndarray, directions: np.ndarray, feature_names: Sequ
         kinds: symmetry kinds to test, from ``KINDS``.
         min_relevance: skip pairs whose median |n_i| + |n_j| is below this (inputs the neuron
             ignores would otherwise look symmetric in their noise).
+        involving: if given, only pairs with at least one input among these columns are tested.
 
     Returns:
         Accepted symmetries, best statistic first.
@@ -127,6 +129,8 @@ def detect_symmetries(x: np.ndarray, directions: np.ndarray, feature_names: Sequ
     d = x.shape[1]
     for i in range(d):
         for j in range(i + 1, d):
+            if involving is not None and i not in involving and j not in involving:
+                continue
             if np.median(np.abs(directions[:, i]) + np.abs(directions[:, j])) < min_relevance:
                 continue
             stats = symmetry_statistics(x, directions, i, j)
@@ -234,6 +238,50 @@ def reduce_problem(problem: SearchProblem,
         reduced = reduced.in_spread_units(np.array([spread[c] if isinstance(c, int) else np.std(c.values(problem.x))
                                                     for c in columns]))
     return reduced, substitution
+
+
+def reduce_repeatedly(problem: SearchProblem, *, threshold: float = 0.12, kinds: Sequence[str] = DEFAULT_KINDS,
+                      max_rounds: int = 4) -> tuple[SearchProblem, dict[str, sp.Expr], list[tuple[Symmetry, sp.Expr]]]:
+    """Pair reduction applied again on the reduced problem, so groups of inputs become one variable.
+
+    A reduced variable u0 = x0 + x1 is an input like any other, so a second round can pair it
+    with x2 (u1 = u0 + x2 = x0 + x1 + x2); x0 * x1 * x2 and mixed chains such as x0 * x1 + x2
+    arise the same way. Later rounds only test pairs that contain a variable made in the round
+    before: pairs of untouched inputs were already rejected. Each round removes at least one
+    variable, and a round that finds nothing ends the loop.
+
+    Args:
+        problem: the original problem (n, d) and held-out (m, d).
+        threshold: acceptance threshold of ``detect_symmetries`` in every round.
+        kinds: symmetry kinds to test, from ``KINDS``.
+        max_rounds: most rounds (4 rounds can merge up to 16 inputs into one variable).
+
+    Returns:
+        (reduced problem, substitution, found) where substitution maps every reduced feature
+        name to its expression over the original feature names, and found lists every accepted
+        symmetry (over the names of its round's problem) with its expression over the original
+        feature names, in the order found.
+    """
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise SymgradError(f"max_rounds={max_rounds!r} is not allowed; use a positive integer")
+    current, substitution = problem, {name: sym for name, sym in zip(problem.feature_names,
+                                                                        symbols_for(problem.feature_names))}
+    found: list[tuple[Symmetry, sp.Expr]] = []
+    involving: set[int] | None = None
+    for _ in range(max_rounds):
+        if current.n_features < 2:
+            break
+        symmetries = detect_symmetries(current.x, current.raw_directions(), current.feature_names,
+                                       threshold=threshold, kinds=kinds, involving=involving)
+        if not symmetries:
+            break
+        found += [(s, substitute_back(s.expression(current.feature_names), substitution)) for s in symmetries]
+        reduced, step = reduce_problem(current, symmetries)
+        substitution = {name: substitute_back(expr, substitution) for name, expr in step.items()}
+        new_names = set(step) - set(current.feature_names)
+        involving = {k for k, name in enumerate(reduced.feature_names) if name in new_names}
+        current = reduced
+    return current, substitution, found
 
 
 def substitute_back(expr: sp.Expr, substitution: Mapping[str, sp.Expr]) -> sp.Expr:
