@@ -213,7 +213,10 @@ def boundary_slices(predict_net: Callable[[np.ndarray], np.ndarray],
         ax.set_ylabel(feature_names[j])
         ax.set_title(f"{feature_names[i]} vs {feature_names[j]}", fontsize=9)
         fig.colorbar(image, ax=ax, label="network p(class 1)")
-    fig.suptitle("network p = 0.5 (black) vs formula boundary (red dashed); others at medians", fontsize=9)
+    # one line fits two or more panels; a single panel is too narrow for it
+    sep = " " if ncols > 1 else "\n"
+    fig.suptitle(f"network p = 0.5 (black) vs formula boundary (red dashed);{sep}other inputs at their medians",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
