@@ -65,10 +65,6 @@ class Evidence:
         """(n,) 1 where the network predicts ``target_class``, else 0."""
         return (self.classifier.predict(x) == self.target_class).astype(np.int32)
 
-    def network_probability(self, x: np.ndarray) -> np.ndarray:
-        """(n,) the network's probability of ``target_class``."""
-        return self.classifier.class_probabilities(x)[:, self.target_class]
-
     # the network's labels do not depend on the formula: computed once, not once per entry
     @functools.cached_property
     def holdout_labels(self) -> np.ndarray | None:

@@ -10,8 +10,7 @@ import numpy as np
 from .assess import Evidence, assess_front
 from .errors import SymgradError
 from .model import Classifier
-from .neurons import NeuronSpec, normalized_gradients
-from .search.focus import focus_on_boundary
+from .neurons import NeuronSpec
 from .result import Artifacts, Result, conclude
 
 Progress = Callable[[str], None]
@@ -49,7 +48,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         writes a run directory with its report.
     """
     from .importers import FunctionNeuron, describe, import_model
-    from .pipeline import gradient_arrays, neuron_record, subsample, run_search
+    from .pipeline import band_sample, gradient_arrays, neuron_record, subsample, run_search
     from .runs import RESULT_FORMAT, RESULT_VERSION, versions
     from .search import make_backend
     from .search.base import SearchProblem
@@ -79,10 +78,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         spec = neuron or _default_neuron(subject)
         spec.validate(subject)
         names = subject.feature_names
-        search = normalized_gradients(subject, spec, x[search_rows], band=band, what="search points")
-        holdout = normalized_gradients(subject, spec, x[rest], band=band, what="held-out points")
-        if spec.kind != "hidden":  # as in the pipeline: a flat (noisy-label) network is searched near its boundary
-            search, holdout = focus_on_boundary(search), focus_on_boundary(holdout)
+        search = band_sample(subject, spec, x[search_rows], band=band, what="search points")
+        holdout = band_sample(subject, spec, x[rest], band=band, what="held-out points")
     search, holdout = subsample(search, n_points, rng), subsample(holdout, n_points, rng)
     for sample, what in ((search, "search"), (holdout, "held-out")):
         if len(sample.x) < 20:

@@ -108,18 +108,24 @@ def train_model(config: dict[str, Any], split: Split, *, progress: Progress | No
         seed=config["seed"], progress=progress)
 
 
+def band_sample(classifier: Classifier, spec: NeuronSpec, x: np.ndarray, *, band: float | None,
+                what: str) -> GradientSample:
+    """Normalised gradients of ``spec`` on the band points of ``x`` (n, d); a decision neuron of a
+    flat (noisy-label) network keeps only the points nearest its boundary (``focus_on_boundary``)."""
+    sample = normalized_gradients(classifier, spec, x, band=band, what=what)
+    return sample if spec.kind == "hidden" else focus_on_boundary(sample)
+
+
 def gradient_samples(classifier: Classifier, spec: NeuronSpec, split: Split, config: dict[str, Any],
                      ) -> tuple[GradientSample, GradientSample]:
     """Normalised gradients on training points (search) and on validation + test points (held-out),
     each subsampled to ``gradients.n_points`` / ``gradients.n_holdout`` with the run's seed."""
     rng = np.random.default_rng(config["seed"])
     band = config["gradients"]["band"]
-    # a decision neuron of a flat (noisy-label) network is searched nearest its boundary
-    focus = (lambda sample: sample) if spec.kind == "hidden" else focus_on_boundary
-    search = subsample(focus(normalized_gradients(classifier, spec, split.train.x, band=band, what="training points")),
+    search = subsample(band_sample(classifier, spec, split.train.x, band=band, what="training points"),
                        config["gradients"]["n_points"], rng)
-    holdout = subsample(focus(normalized_gradients(classifier, spec, np.concatenate([split.validation.x, split.test.x]),
-                                                   band=band, what="held-out points")),
+    holdout = subsample(band_sample(classifier, spec, np.concatenate([split.validation.x, split.test.x]), band=band,
+                                    what="held-out points"),
                         config["gradients"]["n_holdout"], rng)
     if len(search.x) < 20:
         raise SymgradError(f"only {len(search.x)} training points remain in the band {band}; widen gradients.band "
