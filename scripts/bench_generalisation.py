@@ -10,11 +10,15 @@ labels flipped), written to a CSV and run end to end as a user would (``symgrad.
 with ``data.path``): a network is trained per concept and its output logit is interpreted.
 One markdown row per (concept, seed): faithful L (the chosen formula against the true gradients
 on the true decision surface, in units of each input's range), exact L (over the whole box),
-the verdict, search and total seconds, and the formula. Negative controls (random labels, or
-a random smooth field of 30 Fourier terms) have no short formula: their verdict should be
-"not_found". The summary line gives the fraction of formula concepts recovered faithfully
-(faithful L < 0.01), the precision of the "faithful" verdict (faithful verdicts whose formula
-is truly faithful) and the negative controls reported as not found.
+L near (the chosen formula's held-out L near the boundary, against the network's directions:
+what the verdict judges), the network's floor, truth L near (the true formula's L on the same
+points: how far the truth itself is from the network), the verdict, search and total seconds,
+and the formula. Negative controls (random labels, or a random smooth field of 30 Fourier
+terms) have no short formula: their verdict should be "not_found" (or "cannot_judge"). The
+summary gives the fraction of formula concepts recovered faithfully (faithful L < 0.01), the
+precision of the "faithful" verdict (faithful verdicts whose formula is truly faithful), the
+true formulas that would be called faithful by the floor rule (truth L near within 5x of the
+floor), the approximate verdicts, and the negative controls reported as not found.
 
 Concepts run in parallel worker processes (``--jobs``); the table is printed at the end.
 """
@@ -36,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from symgrad.data.concepts import Concept, make_concept_dataset
-from symgrad.expressions import parse_formula, value_function
+from symgrad.expressions import gradient_function, parse_formula, value_function
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,11 @@ CASES: tuple[Case, ...] = (
     Case("bmi", "x0/x1**2", (40, 1.5), (120, 2.0), note="mass / height^2"),
     Case("force9", "x0*x1/((x2 - x3)**2 + (x4 - x5)**2 + (x6 - x7)**2)", (1,) * 2 + (0,) * 6, (2,) * 2 + (1,) * 6,
          note="force law with coordinate differences, 8 inputs"),
+    Case("oscillator", "x0*(x1**2 + x2**2)*x3**2", (0.5,) * 4, (2,) * 4, note="m (w1^2 + w2^2) L^2"),
+    Case("coulomb", "x0*x1/(x2**2 + x3**2)", (1, 1, 0.5, 0.5), (3, 3, 2, 2), note="q1 q2 / r^2 in the plane"),
+    Case("lorentz", "x0/sqrt(1 - x1**2)", (1, 0), (2, 0.95), note="m / sqrt(1 - v^2)"),
+    Case("doppler", "x0*(1 + x1)/(1 - x2)", (1, 0, 0), (2, 0.5, 0.5), note="f (1 + v) / (1 - u)"),
+    Case("resistors", "x0*x1/(x0 + x1) + x2", (1, 1, 0), (10, 10, 5), note="parallel resistors plus one in series"),
     # biology and chemistry
     Case("michaelis", "x0*x1/(x2 + x1)", (1, 0.1, 0.5), (5, 10, 5), note="Vmax S / (Km + S)"),
     Case("logistic", "x0*x1*(1 - x1/x2)", (0.1, 1, 50), (1, 40, 100), note="r N (1 - N/K)"),
@@ -112,6 +121,7 @@ CASES: tuple[Case, ...] = (
     Case("monomial", "x0**2*x1*x2**3", (0.5, 0.5, 0.5), (2, 2, 2), note="product of powers"),
     Case("ratio4", "x0*x1**2/(x2*x3)", (0.5,) * 4, (2,) * 4, note="ratio of powers"),
     # irrelevant inputs
+    Case("chain3", "x3**2 + sin(x0 + x1 + x2)", (-2,) * 4, (0,) * 4, note="sine of a sum of three inputs"),
     Case("irrelevant5", "x0**2 + x1", (-1,) * 7, (1,) * 7, note="5 irrelevant inputs"),
     Case("irrelevant6", "x0*x1 + x2", (0,) * 9, (2,) * 9, note="6 irrelevant inputs"),
     # label noise
@@ -127,6 +137,9 @@ CASES: tuple[Case, ...] = (
     Case("random5", "x0", (-1,) * 5, (1,) * 5, flip=0.5, control=True, note="random labels"),
     Case("field2", _fourier_field(2, 30, 1), (-1, -1), (1, 1), control=True, note="random smooth field, 30 terms"),
     Case("field4", _fourier_field(4, 30, 2), (-1,) * 4, (1,) * 4, control=True, note="random smooth field, 30 terms"),
+    Case("random3", "x0", (-1,) * 3, (1,) * 3, flip=0.5, control=True, note="random labels"),
+    Case("field3", _fourier_field(3, 30, 3), (-1,) * 3, (1,) * 3, control=True, note="random smooth field, 30 terms"),
+    Case("field6", _fourier_field(6, 30, 4), (-1,) * 6, (1,) * 6, control=True, note="random smooth field, 30 terms"),
 )
 
 
@@ -164,14 +177,33 @@ def run_case(case: Case, seed: int, overrides: list[str], scratch: str) -> dict:
         row.update(error=f"{type(error).__name__}: {str(error)[:100]}", seconds=time.perf_counter() - start)
         return row
     r = run.result
+    if not case.control:
+        row["truth_near"] = truth_near_loss(case, run.path)
+    row["floor"] = r.get("floor", {}).get("value")
     row.update(accuracy=r["model"]["test_accuracy"], search=r["timings"]["search"],
                seconds=time.perf_counter() - start, verdict=r["verdict"]["kind"],
-               formula=run.best.expression if run.best else "-", loss=run.best.loss if run.best else float("nan"),
+               formula=run.best.expression if run.best else "-",
+               loss=run.best.metrics.get("loss_near", run.best.loss) if run.best else float("nan"),
                cut=bool(r["search"]["info"].get("cut_short")))
     if run.best is not None and not case.control:
         truth = compare_with_truth(run.best.expression, concept)
         row.update(faithful=truth["faithful_loss"], exact=truth["exact_loss"])
     return row
+
+
+def truth_near_loss(case: Case, run_dir: Path) -> float:
+    """The true formula's held-out L near the boundary on the network's own directions: what the
+    verdict's L of the truth would be (the floor the truth itself reaches on this network)."""
+    from symgrad.floor import near_boundary, near_loss
+    from symgrad.search.loss import unit_rows
+
+    arrays = np.load(run_dir / "gradients.npz")
+    names = tuple(f"x{i}" for i in range(case.d))
+    x, scale = arrays["x_holdout"], arrays["scale"]
+    near = near_boundary(arrays["margin_holdout"], len(x))
+    with np.errstate(all="ignore"):
+        gradients = gradient_function(parse_formula(case.formula, names), names)(x) * scale
+    return near_loss(gradients, unit_rows(arrays["directions_holdout"] * scale), near)
 
 
 def _fmt(value, spec: str = ".2g") -> str:
@@ -208,28 +240,34 @@ def main() -> None:
                 print(f"  done {row['id']} seed {row['seed']} ({row.get('seconds', 0):.0f} s)", flush=True)
     order = {c.id: k for k, c in enumerate(CASES)}
     rows.sort(key=lambda r: (order[r["id"]], r["seed"]))
-    header = ["concept", "seed", "d", "test acc", "faithful L", "exact L", "held-out L", "verdict", "search s",
-              "total s", "formula", "what"]
+    header = ["concept", "seed", "d", "test acc", "faithful L", "exact L", "L near", "floor", "truth L near",
+              "verdict", "search s", "total s", "formula", "what"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
         if "error" in r:
-            print(f"| {r['id']} | {r['seed']} | {r['d']} | - | - | - | - | error | - | {r['seconds']:.0f} | "
+            print(f"| {r['id']} | {r['seed']} | {r['d']} | - | - | - | - | - | - | error | - | {r['seconds']:.0f} | "
                   f"{r['error']} | {r['note']} |")
             continue
         verdict = r["verdict"] + (" (cut)" if r["cut"] else "")
         print(f"| {r['id']} | {r['seed']} | {r['d']} | {r['accuracy']:.3f} | {_fmt(r.get('faithful'))} | "
-              f"{_fmt(r.get('exact'))} | {_fmt(r['loss'])} | {verdict} | {r['search']:.1f} | {r['seconds']:.0f} | "
+              f"{_fmt(r.get('exact'))} | {_fmt(r['loss'])} | {_fmt(r.get('floor'))} | {_fmt(r.get('truth_near'))} | "
+              f"{verdict} | {r['search']:.1f} | {r['seconds']:.0f} | "
               f"`{r['formula'][:70]}` | {r['note']} |")
     formulas = [r for r in rows if not r["control"] and "error" not in r]
     controls = [r for r in rows if r["control"] and "error" not in r]
     faithful = [r for r in formulas if r.get("faithful", 1.0) < 0.01]
     said = [r for r in formulas if r["verdict"] == "faithful"]
     right = [r for r in said if r.get("faithful", 1.0) < 0.01]
-    rejected = [r for r in controls if r["verdict"] != "faithful"]
+    rejected = [r for r in controls if r["verdict"] in ("not_found", "cannot_judge")]
     searches = sorted(r["search"] for r in rows if "error" not in r)
+    ratios = [r["truth_near"] / r["floor"] for r in formulas if r.get("floor") and r.get("truth_near") is not None]
     print(f"\nfaithful (L < 0.01 on the true surface): {len(faithful)}/{len(formulas)}; "
           f"'faithful' verdicts truly faithful: {len(right)}/{len(said)}; "
+          f"'approximate' verdicts: {sum(r['verdict'] == 'approximate' for r in formulas)}; "
+          f"true formula within 5x of the floor: {sum(q <= 5 for q in ratios)}/{len(ratios)} "
+          f"(truth L near / floor: median {np.median(ratios) if ratios else float('nan'):.2f}, "
+          f"max {max(ratios) if ratios else float('nan'):.2f}); "
           f"negative controls not found: {len(rejected)}/{len(controls)}; "
           f"errors: {sum('error' in r for r in rows)}; "
           f"median search s: {np.median(searches) if searches else float('nan'):.1f}")

@@ -147,6 +147,7 @@ def rows(batch: Batch, batch_dir: Path, state: dict[str, dict[str, Any]]) -> lis
 def counts(table: list[dict[str, Any]]) -> dict[str, int]:
     out = {status: sum(r["status"] == status for r in table) for status in STATUSES}
     out["faithful"] = sum(r["verdict"] == "faithful" for r in table)
+    out["approximate"] = sum(r["verdict"] == "approximate" for r in table)
     out["with_truth"] = sum(r["recovered"] != "" for r in table)
     out["recovered"] = sum(r["recovered"] is True for r in table)
     return out
@@ -183,7 +184,8 @@ def _headline(batch: Batch, table: list[dict[str, Any]], executor: str) -> list[
     seconds = sum(r["seconds"] for r in table if r["seconds"] != "")
     lines = [f"{len(table)} items on {len(batch.networks)} network{'s' if len(batch.networks) != 1 else ''}: "
              f"{c['finished']} finished, {c['failed']} failed, {c['interrupted']} interrupted, "
-             f"{c['running']} running, {c['pending']} pending; {c['faithful']} with a faithful formula."]
+             f"{c['running']} running, {c['pending']} pending; {c['faithful']} with a faithful formula, "
+             f"{c['approximate']} with an approximate one."]
     if c["with_truth"]:
         lines.append(f"Known concepts recovered (faithful L < 0.01 against the truth): {c['recovered']} of "
                      f"{c['with_truth']} finished items that have one.")
@@ -250,7 +252,7 @@ _STYLE = """body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-wid
 h1{font-size:26px}h2{font-size:19px;margin-top:28px;color:#2b4c7e}
 table{border-collapse:collapse;margin:8px 0;font-size:14px}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f0f3f8}
-code{font-size:13px}.failed{color:#a00}.faithful{color:#070}.not_found{color:#a60}.pending,.running{color:#777}"""
+code{font-size:13px}.failed{color:#a00}.faithful{color:#070}.approximate{color:#a60}.not_found{color:#a00}.pending,.running{color:#777}"""
 
 
 def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: str) -> str:

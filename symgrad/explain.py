@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .floor import network_floor
 from .assess import Evidence, assess_front
 from .errors import SymgradError
 from .model import Classifier
@@ -118,6 +119,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
                            "test_accuracy": float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
                            if labelled else None}
     front = assess_front(front, evidence)
+    record["floor"] = network_floor(problem, evidence.near, [e.metrics.get("loss_near") for e in front]).to_dict()
     conclude(record, front, rule=selection, factor=selection_factor)
     timings["assessment"] = time.perf_counter() - t0
     arrays = gradient_arrays(search, holdout, x[test_rows], problem.scale)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import config as config_mod
+from .floor import network_floor
 from .assess import Evidence, assess_front
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from .data.datasets import keep_classes, load_shipped
@@ -301,6 +302,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     t0 = time.perf_counter()
     evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale)
     front = assess_front(front, evidence)
+    record["floor"] = network_floor(problem, evidence.near, [e.metrics.get("loss_near") for e in front]).to_dict()
     best = conclude(record, front, rule=config["search"]["selection"], factor=config["search"]["selection_factor"])
     if concept is not None and best is not None:
         record["truth"] = {**compare_with_truth(best.expression, concept), "formula": concept.formula}
@@ -330,7 +332,8 @@ def gradient_arrays(search: GradientSample, holdout: GradientSample, reference: 
     """The arrays of gradients.npz; ``reference`` (test points) sets the ranges of boundary
     slices, ``scale`` (d,) is the spread in whose units gradients are compared."""
     return {"x": search.x, "directions": search.directions, "values": search.values, "x_holdout": holdout.x,
-            "directions_holdout": holdout.directions, "values_holdout": holdout.values, "x_reference": reference,
+            "directions_holdout": holdout.directions, "values_holdout": holdout.values,
+            "margin_holdout": holdout.margin, "x_reference": reference,
             "scale": np.asarray(scale, dtype=np.float64)}
 
 

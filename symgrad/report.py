@@ -15,18 +15,9 @@ from matplotlib.figure import Figure
 
 from .plots import figure_to_png_bytes
 
-# The verdict rule. L is the held-out alignment loss mean(1 - |cos|): 0.02 means the formula's
-# gradient is on average within about 11 degrees of the network's (1 - cos 11° = 0.018), well
-# above the measured in-band noise floor of trained networks (1e-4 to 5e-3) and well below the
-# look-alikes that fail (0.05 to 0.2). Agreement is the thresholded formula against the
-# network's own labels on held-out points.
-FAITHFUL_MAX_LOSS = 0.02
-FAITHFUL_MIN_AGREEMENT = 0.95
-FAITHFUL = "faithful"
-NOT_FOUND = "not_found"
-CANNOT_JUDGE = "cannot_judge"
-# each side of the network's decision needs this many test points for agreement to mean anything
-MIN_SIDE_POINTS = 10
+# the verdict lives in symgrad.verdict; its names stay importable from here
+from .verdict import (APPROXIMATE, CANNOT_JUDGE, FAITHFUL, FAITHFUL_MAX_LOSS, FAITHFUL_MIN_AGREEMENT,  # noqa: F401
+                      MIN_SIDE_POINTS, NOT_FOUND, cannot_judge, verdict)
 
 _FRONT_METRICS = (("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
@@ -44,85 +35,11 @@ pre{padding:10px;white-space:pre-wrap;word-break:break-all}
 .verdict.faithful{background:#dff5e1;border:2px solid #2f855a}
 .verdict.not_found{background:#fde8e8;border:2px solid #c53030}
 .verdict.cannot_judge{background:#fff4d6;border:2px solid #b7791f}
+.verdict.approximate{background:#fff4d6;border:2px solid #b7791f}
 figure{margin:16px 0}
 figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:13px;color:#555}
 """
-
-
-def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any]) -> tuple[str, str]:
-    """Say whether the chosen formula is a faithful closed form of the neuron.
-
-    Rule (documented, nothing else is used): the verdict is ``"faithful"`` when the chosen
-    formula's held-out alignment loss ``best_metrics["loss"]`` is at most ``FAITHFUL_MAX_LOSS``
-    (0.02) AND its held-out ``boundary_agreement`` with the network's labels is at least
-    ``FAITHFUL_MIN_AGREEMENT`` (0.95); a missing or non-finite figure fails its test.
-    Otherwise it is ``"not_found"``: no closed form found within the budget. The front only
-    supplies context for the sentence (its lowest held-out loss). Faithful means "reproduces
-    this network's gradient field and decisions up to a monotone transform", not "is the
-    ground truth".
-
-    Args:
-        best_metrics: ``symgrad.metrics.fidelity_metrics`` of the chosen formula.
-        front: entries (dicts or objects) with a ``loss`` each.
-
-    Returns:
-        (kind, sentence): kind is ``"faithful"``, ``"not_found"``, or ``"cannot_judge"`` when
-        agreement cannot mean anything on these data (``cannot_judge`` says why).
-    """
-    reason = cannot_judge(best_metrics)
-    if reason is not None:
-        return CANNOT_JUDGE, f"Cannot judge the formula: {reason}."
-    loss = _finite(best_metrics.get("loss"))
-    agreement = _finite(best_metrics.get("boundary_agreement"))
-    front_losses = [v for v in (_finite(_get(e, "loss")) for e in front) if v is not None]
-    lowest = min(front_losses) if front_losses else None
-    loss_ok = loss is not None and loss <= FAITHFUL_MAX_LOSS
-    agreement_ok = agreement is not None and agreement >= FAITHFUL_MIN_AGREEMENT
-    loss_text = "unknown" if loss is None else f"{loss:.3g}"
-    agreement_text = "unknown" if agreement is None else f"{100 * agreement:.1f}%"
-    if loss_ok and agreement_ok:
-        return FAITHFUL, (
-            f"Faithful closed form: held-out alignment loss L = {loss_text} (bound {FAITHFUL_MAX_LOSS}) "
-            f"and the thresholded formula reproduces the network's decisions on {agreement_text} of "
-            f"held-out points (bound {100 * FAITHFUL_MIN_AGREEMENT:.0f}%); equivalent up to a monotone transform.")
-    reasons = []
-    if not loss_ok:
-        reasons.append(f"L = {loss_text} (needs <= {FAITHFUL_MAX_LOSS})")
-    if not agreement_ok:
-        reasons.append(f"boundary agreement {agreement_text} (needs >= {100 * FAITHFUL_MIN_AGREEMENT:.0f}%)")
-    context = "" if lowest is None else f"; the lowest held-out L on the front was {lowest:.3g}"
-    return NOT_FOUND, ("No closed form found within the budget: the chosen formula has "
-                       + " and ".join(reasons) + context + ".")
-
-
-def cannot_judge(metrics: Mapping[str, Any]) -> str | None:
-    """Why boundary agreement cannot tell a faithful formula here, or None.
-
-    Agreement with the network's decisions means something only if the network predicts both
-    sides of the boundary on the test points (at least ``MIN_SIDE_POINTS`` each), the fitted
-    threshold lies inside the formula's range on them (else the rule is constant), and the
-    network beats always predicting the more common side (else its boundary carries no
-    information). Figures missing from ``metrics`` are not checked.
-    """
-    name = metrics.get("target_class_name", metrics.get("target_class", 1))
-    n, count = metrics.get("n_boundary_points"), metrics.get("net_class_count")
-    if n is not None and count is not None and min(count, n - count) < MIN_SIDE_POINTS:
-        return (f"the network predicts class {name} on {count} of the {n} test points, and each side of a "
-                f"decision boundary needs at least {MIN_SIDE_POINTS}")
-    if "formula_min" in metrics and "threshold" in metrics:
-        low, high = _finite(metrics.get("formula_min")), _finite(metrics.get("formula_max"))
-        threshold = _finite(metrics.get("threshold"))
-        if low is None or high is None or threshold is None:
-            return "the formula or its threshold has no finite value on the test points"
-        if not low < threshold < high:
-            return (f"the fitted threshold {threshold:.4g} lies outside the formula's range [{low:.4g}, {high:.4g}] "
-                    "on the test points, so the thresholded formula predicts one class only")
-    accuracy, majority = _finite(metrics.get("net_accuracy")), _finite(metrics.get("majority_accuracy"))
-    if accuracy is not None and majority is not None and accuracy <= majority:
-        return (f"the network is right on {100 * accuracy:.1f}% of test points for class {name} against the rest, "
-                f"no better than always predicting the more common side ({100 * majority:.1f}%)")
-    return None
 
 
 def write_report(run_dir: str | Path, summary: Mapping[str, Any],

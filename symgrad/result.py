@@ -1,8 +1,8 @@
 """The one result object: the front, the chosen formula, its verdict, exports, plots and run directory.
 
 ``symgrad.interpret`` (the CLI pipeline), ``symgrad.explain`` and ``symgrad.load_run`` all return
-a ``Result``; the choice of the formula shown (``choose``) and the verdict (``judge``) are
-decided here and nowhere else.
+a ``Result``; the choice of the formula shown and the verdict are made by ``symgrad.verdict``
+and nowhere else.
 """
 
 from __future__ import annotations
@@ -18,78 +18,8 @@ import numpy as np
 
 from .errors import SymgradError
 from .search.base import Entry, Front
-from .search.select import select
-
-SELECTION_NOTE = ("a linear formula fits the held-out gradients within the auto backend's linear_factor of the "
-                  "best one; it is reported instead")
-
-
-# ----------------------------------------------------------------------------- deciding
-
-
-def choose(front: Front, *, rule: str = "knee", factor: float | None = None,
-           search_info: Mapping[str, Any] | None = None) -> tuple[Entry | None, dict[str, Any]]:
-    """The formula to show from ``front``, and the record of how it was chosen.
-
-    The selection ``rule`` (``symgrad.search.select``) picks an entry; when the search reported a
-    linear concept (``search_info["linear_concept"]``, the auto backend) that is on the front, it
-    is chosen instead: a constant direction explains the band as well as anything, so curvature
-    in a fancier formula would be invented.
-
-    Returns:
-        (entry or None for an empty front, {"rule": ..., ["factor"], ["degenerate"|"reason"]}).
-    """
-    record: dict[str, Any] = {"rule": rule}
-    if factor is not None:
-        record["factor"] = factor
-    if not len(front):
-        record["reason"] = "the search returned no formula"
-        return None, record
-    best = select(front, rule=rule, **({} if factor is None else {"factor": factor}))
-    linear = (search_info or {}).get("linear_concept")
-    linear_entries = [e for e in front if e.expression == linear]
-    if linear_entries:
-        best = linear_entries[0]
-        record["degenerate"] = SELECTION_NOTE
-    return best, record
-
-
-def judge(best: Entry | None, front: Front, *, decides: bool) -> dict[str, str]:
-    """The verdict on the chosen formula: {"kind": "faithful" | "not_found", "sentence": ...}.
-
-    Decisions (logits) are judged by ``symgrad.report.verdict`` (alignment and boundary
-    agreement); hidden units and plain functions, which decide nothing, by alignment alone.
-    """
-    from .report import FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
-
-    if best is None:
-        return {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search returned no formula."}
-    if not decides:
-        ok = best.metrics.get("loss", best.loss) <= FAITHFUL_MAX_LOSS
-        loss = best.metrics.get("loss", best.loss)
-        return {"kind": FAITHFUL if ok else NOT_FOUND,
-                "sentence": f"{'Faithful closed form' if ok else 'No closed form found within the budget'}: held-out "
-                            f"alignment loss L = {loss:.3g} (bound {FAITHFUL_MAX_LOSS})."}
-    kind, sentence = verdict(best.metrics, front.entries)
-    return {"kind": kind, "sentence": sentence}
-
-
-def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor: float | None = None) -> Entry | None:
-    """Fill ``record`` (a result.json dict holding ``neuron`` and ``search``) with the assessed
-    front, the chosen entry, the statement and the verdict; return the chosen entry."""
-    from .assess import statement
-
-    neuron = record["neuron"]
-    best, selection = choose(front, rule=rule, factor=factor, search_info=record.get("search", {}).get("info"))
-    record["front"] = front.to_list()
-    record["selection"] = selection
-    record["best"] = best.to_dict() if best is not None else None
-    decides = bool(neuron.get("decides"))
-    if best is not None:
-        record["best_index"] = front.entries.index(best)
-        record["statement"] = statement(best, neuron)
-    record["verdict"] = judge(best, front, decides=decides)
-    return best
+# the choice and the verdict live in symgrad.verdict; their names stay importable from here
+from .verdict import SELECTION_NOTE, choose, conclude, judge  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- the object
@@ -157,7 +87,7 @@ class Result:
 
     @property
     def verdict(self) -> dict[str, str]:
-        """{"kind": "faithful" | "not_found", "sentence": ...}."""
+        """{"kind": "faithful" | "approximate" | "not_found" | "cannot_judge", "sentence": ...}."""
         return dict(self.record.get("verdict") or {})
 
     @property
@@ -431,7 +361,7 @@ class Result:
         parts = [f"<p><b>symgrad result</b>: {esc(self.neuron.get('description', 'neuron'))}"
                  + (f" &mdash; <code>{esc(str(self.path))}</code>" if self.path is not None else "") + "</p>"]
         if self.verdict:
-            colour = "#dff5e1" if self.faithful else "#fde8e8"
+            colour = {"faithful": "#dff5e1", "not_found": "#fde8e8"}.get(self.verdict.get("kind"), "#fff4d6")
             parts.append(f'<p style="background:{colour};padding:6px"><b>Verdict:</b> '
                          f"{esc(self.verdict.get('sentence', ''))}</p>")
         if self.statement:

@@ -68,8 +68,10 @@ def test_second_layer_units_get_a_formula_or_an_honest_not_found(hidden_batch):
     assert len(rows) == 2
     for row in rows:
         assert row["status"] == "finished" and row["expression"]
-        assert row["verdict"] in ("faithful", "not_found")
-        assert (row["verdict"] == "faithful") == (float(row["loss"]) <= 0.02)
+        assert row["verdict"] in ("faithful", "approximate", "not_found")
+        result = json.loads((outcome.path / row["run_dir"] / "result.json").read_text())
+        bound = min(5 * result["floor"]["value"], 0.05)
+        assert (row["verdict"] == "faithful") == (result["best"]["metrics"]["loss_near"] <= bound)
         # hidden units are judged where they vary, not at the network's decision boundary
         assert "own |pre-activation|" in row["points"]
         assert row["recovered"] == ""  # the known concept is the network's decision, not this unit's

@@ -18,7 +18,7 @@ from symgrad import plots
 from symgrad.errors import SymgradError
 from symgrad.export import to_numpy
 from symgrad.metrics import fidelity_metrics
-from symgrad.report import FAITHFUL, NOT_FOUND, verdict, write_report
+from symgrad.report import APPROXIMATE, FAITHFUL, NOT_FOUND, verdict, write_report
 
 NAMES = ["petal_length", "petal_width"]
 TRUTH = "petal_length**2 + 2*petal_width**2"
@@ -81,14 +81,20 @@ class _Collector(HTMLParser):
 
 
 def test_verdict_rule_is_the_documented_one():
-    front = [{"loss": 0.3}, {"loss": 0.01}]
-    assert verdict({"loss": 0.02, "boundary_agreement": 0.95}, front)[0] == FAITHFUL
-    kind, sentence = verdict({"loss": 0.021, "boundary_agreement": 0.99}, front)
+    # no floor given: the smallest floor (0.002), so faithful needs L <= 0.01 near the boundary
+    front = [{"metrics": {"loss_near": 0.3}}, {"metrics": {"loss_near": 0.004}}]
+    assert verdict({"loss_near": 0.01, "boundary_agreement": 0.95}, front)[0] == FAITHFUL
+    kind, sentence = verdict({"loss_near": 0.021, "boundary_agreement": 0.99}, front)
+    assert kind == APPROXIMATE and sentence.startswith("Approximate closed form") and "10.5x" in sentence
+    kind, sentence = verdict({"loss_near": 0.11, "boundary_agreement": 0.99}, front)
     assert kind == NOT_FOUND and sentence.startswith("No closed form found within the budget")
-    assert "0.01" in sentence  # the front's lowest loss is given as context
-    assert verdict({"loss": 0.001, "boundary_agreement": 0.94}, front)[0] == NOT_FOUND
-    assert verdict({"loss": float("nan"), "boundary_agreement": 1.0}, front)[0] == NOT_FOUND
+    assert "0.004" in sentence  # the front's lowest loss is given as context
+    assert verdict({"loss_near": 0.001, "boundary_agreement": 0.94}, front)[0] == APPROXIMATE
+    assert verdict({"loss_near": 0.001, "boundary_agreement": 0.89}, front)[0] == NOT_FOUND
+    assert verdict({"loss_near": float("nan"), "boundary_agreement": 1.0}, front)[0] == NOT_FOUND
     assert verdict({}, [])[0] == NOT_FOUND
+    # results written before loss_near existed are judged on their held-out loss
+    assert verdict({"loss": 0.005, "boundary_agreement": 0.99}, [])[0] == FAITHFUL
 
 
 def test_plots_return_figures_and_reject_bad_input():
@@ -178,8 +184,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_minimal_summary_without_figures(tmp_path):
-    front = [{"expression": "x0 + x1", "complexity": 3, "loss": 0.08,
-              "metrics": {"loss": 0.08, "boundary_agreement": 0.9}}]
+    front = [{"expression": "x0 + x1", "complexity": 3, "loss": 0.18,
+              "metrics": {"loss": 0.18, "boundary_agreement": 0.9}}]
     html_path, md_path = write_report(tmp_path, {"features": ["x0", "x1"], "front": front, "best": front[0]})
     text = html_path.read_text(encoding="utf-8")
     assert '<div class="verdict not_found"' in text and "No closed form found within the budget" in text

@@ -1,0 +1,225 @@
+"""Choosing the formula to show and saying how far to trust it.
+
+The verdict compares the chosen formula's held-out alignment loss near the decision boundary
+(``loss_near``: the points whose labels identify the concept) with the network's floor there
+(``symgrad.floor``), and its thresholded decisions with the network's:
+
+* ``faithful``: L near the boundary at most ``FAITHFUL_FACTOR`` times the floor (and at most
+  ``FAITHFUL_MAX_LOSS``), and at least ``FAITHFUL_MIN_AGREEMENT`` of the network's decisions;
+* ``approximate``: not faithful, but L near the boundary at most ``APPROXIMATE_MAX_LOSS`` and at
+  least ``APPROXIMATE_MIN_AGREEMENT`` of the decisions; the sentence gives L as a factor of the floor;
+* ``not_found``: neither;
+* ``cannot_judge``: agreement cannot mean anything on these data (``cannot_judge`` says why).
+
+Hidden units and plain functions decide nothing: they are judged by L alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+from .search.base import Entry, Front
+from .search.select import select
+
+FAITHFUL = "faithful"
+APPROXIMATE = "approximate"
+NOT_FOUND = "not_found"
+CANNOT_JUDGE = "cannot_judge"
+KINDS = (FAITHFUL, APPROXIMATE, NOT_FOUND, CANNOT_JUDGE)
+
+# Faithful: within this factor of the floor. Measured on 88 networks of the generalisation
+# benchmark, every exact formula scored within 3.4x of its network's floor near the boundary
+# (docs/benchmarks.md); a look-alike 5x above what the network supports is not called faithful.
+FAITHFUL_FACTOR = 5.0
+# ... and never above this, however rough the network: 1 - cos 18 degrees = 0.05.
+FAITHFUL_MAX_LOSS = 0.05
+FAITHFUL_MIN_AGREEMENT = 0.95
+APPROXIMATE_MAX_LOSS = 0.1
+APPROXIMATE_MIN_AGREEMENT = 0.9
+# each side of the network's decision needs this many test points for agreement to mean anything
+MIN_SIDE_POINTS = 10
+
+SELECTION_NOTE = ("a linear formula fits the held-out gradients within the auto backend's linear_factor of the "
+                  "best one; it is reported instead")
+UPGRADE_NOTE = ("the selection rule's choice is not faithful; the simplest faithful formula on the front is "
+                "reported instead")
+
+
+def floor_value(floor: Mapping[str, Any] | None) -> float:
+    """The floor a verdict uses: ``floor["value"]``, or ``symgrad.floor.FLOOR_MIN`` when unknown."""
+    from .floor import FLOOR_MIN
+
+    value = _finite((floor or {}).get("value"))
+    return FLOOR_MIN if value is None else value
+
+
+def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mapping[str, Any] | None = None, *,
+            decides: bool = True) -> tuple[str, str]:
+    """Say whether the chosen formula is a faithful closed form of the neuron (see the module).
+
+    Faithful means "reproduces this network's gradient directions near its boundary and its
+    decisions, up to a monotone transform", not "is the ground truth".
+
+    Args:
+        best_metrics: ``symgrad.assess.assess_entry`` of the chosen formula; ``loss_near`` is
+            used (``loss``, over the whole band, for results written before it existed).
+        front: entries (dicts or objects) with ``metrics``; their lowest L gives context.
+        floor: ``symgrad.floor.Floor.to_dict()``; None uses the minimum floor.
+        decides: whether decisions are compared (False for hidden units and plain functions).
+
+    Returns:
+        (kind, sentence), kind one of ``KINDS``.
+    """
+    if decides:
+        reason = cannot_judge(best_metrics)
+        if reason is not None:
+            return CANNOT_JUDGE, f"Cannot judge the formula: {reason}."
+    loss = _loss(best_metrics)
+    base = floor_value(floor)
+    bound = min(FAITHFUL_FACTOR * base, FAITHFUL_MAX_LOSS)
+    agreement = _finite(best_metrics.get("boundary_agreement")) if decides else None
+    loss_text = "unknown" if loss is None else f"{loss:.3g}"
+    where = "near the decision boundary" if "loss_near" in best_metrics else "on the held-out points"
+    minimum = _finite((floor or {}).get("minimum"))
+    at_minimum = floor is None or (minimum is not None and base <= minimum)
+    floor_text = f"the network's floor {base:.3g}" + (" (the smallest floor the verdict uses)" if at_minimum else "")
+    agree_text = "" if agreement is None else f"{100 * agreement:.1f}%"
+    loss_ok = loss is not None and loss <= bound
+    agreement_ok = not decides or (agreement is not None and agreement >= FAITHFUL_MIN_AGREEMENT)
+    if loss_ok and agreement_ok:
+        decisions = (f" and the thresholded formula reproduces the network's decisions on {agree_text} of held-out "
+                     f"points (bound {100 * FAITHFUL_MIN_AGREEMENT:.0f}%)") if decides else ""
+        return FAITHFUL, (f"Faithful closed form: {where} its held-out alignment loss is L = {loss_text}, within "
+                          f"{FAITHFUL_FACTOR:g}x of {floor_text} (bound {bound:.3g}){decisions}; equivalent up to a "
+                          f"monotone transform.")
+    close = loss is not None and loss <= APPROXIMATE_MAX_LOSS
+    agrees = not decides or (agreement is not None and agreement >= APPROXIMATE_MIN_AGREEMENT)
+    if close and agrees:
+        decisions = f"; it reproduces the network's decisions on {agree_text} of held-out points" if decides else ""
+        missing = "" if agreement_ok else f" and {100 * FAITHFUL_MIN_AGREEMENT:.0f}% agreement"
+        return APPROXIMATE, (f"Approximate closed form: {where} L = {loss_text}, {loss / base:.1f}x {floor_text} "
+                             f"(faithful needs L <= {bound:.3g}{missing}){decisions}.")
+    reasons = []
+    if not close:
+        reasons.append(f"L = {loss_text} {where} (an approximation needs <= {APPROXIMATE_MAX_LOSS})")
+    if not agrees:
+        reasons.append(f"boundary agreement {agree_text or 'unknown'} (an approximation needs >= "
+                       f"{100 * APPROXIMATE_MIN_AGREEMENT:.0f}%)")
+    lows = [v for v in (_loss(_get(e, "metrics") or {}) for e in front) if v is not None]
+    context = f"; the lowest L {where} on the front was {min(lows):.3g}" if lows else ""
+    return NOT_FOUND, "No closed form found within the budget: the chosen formula has " + " and ".join(reasons) \
+        + context + "."
+
+
+def cannot_judge(metrics: Mapping[str, Any]) -> str | None:
+    """Why boundary agreement cannot tell a faithful formula here, or None.
+
+    Agreement with the network's decisions means something only if the network predicts both
+    sides of the boundary on the test points (at least ``MIN_SIDE_POINTS`` each), the fitted
+    threshold lies inside the formula's range on them (else the rule is constant), and the
+    network beats always predicting the more common side (else its boundary carries no
+    information). Figures missing from ``metrics`` are not checked.
+    """
+    name = metrics.get("target_class_name", metrics.get("target_class", 1))
+    n, count = metrics.get("n_boundary_points"), metrics.get("net_class_count")
+    if n is not None and count is not None and min(count, n - count) < MIN_SIDE_POINTS:
+        return (f"the network predicts class {name} on {count} of the {n} test points, and each side of a "
+                f"decision boundary needs at least {MIN_SIDE_POINTS}")
+    if "formula_min" in metrics and "threshold" in metrics:
+        low, high = _finite(metrics.get("formula_min")), _finite(metrics.get("formula_max"))
+        threshold = _finite(metrics.get("threshold"))
+        if low is None or high is None or threshold is None:
+            return "the formula or its threshold has no finite value on the test points"
+        if not low < threshold < high:
+            return (f"the fitted threshold {threshold:.4g} lies outside the formula's range [{low:.4g}, {high:.4g}] "
+                    "on the test points, so the thresholded formula predicts one class only")
+    accuracy, majority = _finite(metrics.get("net_accuracy")), _finite(metrics.get("majority_accuracy"))
+    if accuracy is not None and majority is not None and accuracy <= majority:
+        return (f"the network is right on {100 * accuracy:.1f}% of test points for class {name} against the rest, "
+                f"no better than always predicting the more common side ({100 * majority:.1f}%)")
+    return None
+
+
+def choose(front: Front, *, rule: str = "knee", factor: float | None = None,
+           search_info: Mapping[str, Any] | None = None) -> tuple[Entry | None, dict[str, Any]]:
+    """The formula the selection rule shows from ``front``, and the record of how it was chosen.
+
+    The selection ``rule`` (``symgrad.search.select``) picks an entry; when the search reported a
+    linear concept (``search_info["linear_concept"]``, the auto backend) that is on the front, it
+    is chosen instead: a constant direction explains the band as well as anything, so curvature
+    in a fancier formula would be invented. ``conclude`` may still replace an unfaithful choice.
+
+    Returns:
+        (entry or None for an empty front, {"rule": ..., ["factor"], ["degenerate"|"reason"]}).
+    """
+    record: dict[str, Any] = {"rule": rule}
+    if factor is not None:
+        record["factor"] = factor
+    if not len(front):
+        record["reason"] = "the search returned no formula"
+        return None, record
+    best = select(front, rule=rule, **({} if factor is None else {"factor": factor}))
+    linear = (search_info or {}).get("linear_concept")
+    linear_entries = [e for e in front if e.expression == linear]
+    if linear_entries:
+        best = linear_entries[0]
+        record["degenerate"] = SELECTION_NOTE
+    return best, record
+
+
+def judge(best: Entry | None, front: Front, *, decides: bool, floor: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The verdict on the chosen formula: {"kind": one of ``KINDS``, "sentence": ...}."""
+    if best is None:
+        return {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search returned no formula."}
+    metrics = best.metrics or {"loss": best.loss}
+    kind, sentence = verdict(metrics, front.entries, floor, decides=decides)
+    return {"kind": kind, "sentence": sentence}
+
+
+def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor: float | None = None) -> Entry | None:
+    """Fill ``record`` (a result.json dict holding ``neuron``, ``search`` and optionally ``floor``)
+    with the assessed front, the chosen entry, the statement and the verdict; return the entry.
+
+    The selection rule's choice stands unless it is not faithful while another formula on the
+    front is: then the simplest faithful formula is shown (``selection["upgraded"]`` says so),
+    so a faithful answer on the front is never hidden behind a simpler, worse one.
+    """
+    from .assess import statement
+
+    neuron = record["neuron"]
+    decides = bool(neuron.get("decides"))
+    floor = record.get("floor")
+    best, selection = choose(front, rule=rule, factor=factor, search_info=record.get("search", {}).get("info"))
+    verdict_ = judge(best, front, decides=decides, floor=floor)
+    if verdict_["kind"] in (APPROXIMATE, NOT_FOUND) and best is not None:
+        faithful = [e for e in sorted(front, key=lambda e: (e.complexity, e.loss))
+                    if judge(e, front, decides=decides, floor=floor)["kind"] == FAITHFUL]
+        if faithful:
+            selection["upgraded"] = {"from": best.expression, "note": UPGRADE_NOTE}
+            best = faithful[0]
+            verdict_ = judge(best, front, decides=decides, floor=floor)
+    record["front"] = front.to_list()
+    record["selection"] = selection
+    record["best"] = best.to_dict() if best is not None else None
+    if best is not None:
+        record["best_index"] = front.entries.index(best)
+        record["statement"] = statement(best, neuron)
+    record["verdict"] = verdict_
+    return best
+
+
+def _loss(metrics: Mapping[str, Any]) -> float | None:
+    return _finite(metrics.get("loss_near", metrics.get("loss")))
+
+
+def _get(entry: Any, key: str) -> Any:
+    return entry.get(key) if isinstance(entry, Mapping) else getattr(entry, key, None)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
