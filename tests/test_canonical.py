@@ -8,6 +8,8 @@ from symgrad.errors import SymgradError
 from symgrad.expressions import gradient_function, parse_formula, symbols_for
 from symgrad.search.base import SearchProblem
 from symgrad.search.canonical import canonicalize, snap_constants, strip_monotone
+from symgrad.search.polish import polish_constants
+from symgrad.search.synthetic import exact_problem
 
 NAMES = ("x0", "x1")
 x0, x1 = symbols_for(NAMES)
@@ -99,3 +101,48 @@ def test_strip_monotone_alone_and_bad_tolerance():
     assert strip_monotone(5 * sp.exp(x0 + x1) - 1) == x0 + x1
     with pytest.raises(SymgradError, match="tolerance"):
         canonicalize(x0, tolerance=0.5)
+
+
+def _spread_problem(formula: str, low, high) -> SearchProblem:
+    problem = exact_problem(formula, 2, low, high, n=400)
+    return problem.in_spread_units(np.std(problem.x, axis=0))
+
+
+def _same_up_to_unit(metres: sp.Expr, hundredths: sp.Expr) -> bool:
+    """A formula over x1 in hundredths, read with x1 in metres (x1 -> 100 x1), is ``metres``."""
+    return canonicalize(hundredths.xreplace({x1: 100 * x1})) == canonicalize(metres)
+
+
+@pytest.mark.parametrize("concept, metres_fit, hundredths_fit", [
+    ("x0**2 + 2*x1**2", "0.51*x0**2 + 0.97*x1**2", "0.51*x0**2 + 0.000097*x1**2"),
+    ("x0 + sin(x1)", "0.5*x0 + 0.5*sin(0.98*x1)", "0.5*x0 + 0.5*sin(0.0098*x1)"),
+    ("x0*x1 + x1**2", "1.01*x0*x1 + 0.97*x1**2", "0.0101*x0*x1 + 0.000097*x1**2"),
+])
+def test_snapped_formulas_change_with_a_column_unit_only_by_the_unit_factor(concept, metres_fit, hundredths_fit):
+    # the same concept and the same drifted fit, with x1 in metres and in hundredths
+    metres = _spread_problem(concept, -1.0, 1.0)
+    hundredths = _spread_problem(str(parse_formula(concept, NAMES).xreplace({x1: x1 / 100})), [-1, -100], [1, 100])
+    assert hundredths.spread[1] / metres.spread[1] == pytest.approx(100)
+    fits = parse_formula(metres_fit, NAMES), parse_formula(hundredths_fit, NAMES)
+    snapped = [canonicalize(fit, problem) for fit, problem in zip(fits, (metres, hundredths))]
+    assert not any(s.atoms(sp.Float) for s in snapped)
+    assert _same_up_to_unit(*snapped)
+    assert canonicalize(snapped[0]) == canonicalize(parse_formula(concept, NAMES))
+    for fit, form, problem in zip(fits, snapped, (metres, hundredths)):
+        assert problem.loss(form) <= 1.02 * problem.loss(fit) + 1e-12
+        # a sympy round trip gives the same formula back
+        assert parse_formula(str(form), NAMES) == form
+    # snap_constants alone, and polishing, agree across the units too
+    alone = [snap_constants(fit, problem) for fit, problem in zip(fits, (metres, hundredths))]
+    assert _same_up_to_unit(*alone)
+    polished = [polish_constants(fit, problem) for fit, problem in zip(fits, (metres, hundredths))]
+    assert _same_up_to_unit(*polished)
+
+
+def test_the_printed_formula_in_small_units_reads_as_a_rational():
+    problem = _spread_problem("x0**2 + 2*(x1/100)**2", [-1, -100], [1, 100])
+    assert str(canonicalize(x0**2 + sp.Float(0.000203) * x1**2, problem)) == "x0**2 + x1**2/5000"
+    # without a spread (raw units) 0.000203 has no simple form and stays a float
+    raw = SearchProblem(problem.x, problem.raw_directions(), problem.x_holdout,
+                        problem.raw_directions(holdout=True), NAMES)
+    assert canonicalize(x0**2 + sp.Float(0.000203) * x1**2, raw).atoms(sp.Float)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.expressions import parse_formula
+from symgrad.expressions import parse_formula, symbols_for
 from symgrad.metrics import fidelity_metrics
 from symgrad.search import make_backend
+from symgrad.search.canonical import canonicalize
 from symgrad.search.screening import screen_inputs
 from symgrad.search.synthetic import exact_problem
 
@@ -49,9 +50,14 @@ def test_every_loss_is_unchanged_when_a_column_changes_unit(problems):
         assert base.loss(parse_formula(a, names)) == pytest.approx(scaled.loss(parse_formula(b, names)), rel=1e-9)
     front_a = make_backend("library", {"max_terms": 3, "include": POLYNOMIAL}).search(base).front
     front_b = make_backend("library", {"max_terms": 3, "include": POLYNOMIAL}).search(scaled).front
-    # the fits are the same; only snapping to simple constants depends on the unit (2 vs 0.0002)
+    # the fits are the same, and constants are snapped in decade units: the formulas differ by
+    # the unit factor alone (2*x1**2 is x1**2/5000 with x1 in hundredths)
     np.testing.assert_allclose([e.metrics["fit_train_loss"] for e in front_a],
                                [e.metrics["fit_train_loss"] for e in front_b], rtol=1e-9)
+    x1 = symbols_for(names)[1]
+    assert [canonicalize(e.sympy(names).xreplace({x1: 100 * x1})) for e in front_b] == \
+        [canonicalize(e.sympy(names)) for e in front_a]
+    assert "x0**2 + x1**2/5000 + x2" in [e.expression for e in front_b]
     metrics = [fidelity_metrics(f, names, x=p.x_holdout, directions=p.raw_directions(holdout=True),
                                 neuron_values=np.zeros(len(p.x_holdout)), net_labels=np.zeros(len(p.x_holdout)),
                                 scale=p.scale)["loss"]

@@ -11,6 +11,7 @@ from ..errors import SymgradError
 from ..expressions import complexity, symbols_for, value_function
 from .base import SearchProblem
 from .loss import alignment_loss
+from .units import decade_units
 
 # Increasing on the whole real line, so f(h) has the level sets and gradient direction of h.
 _INCREASING_FUNCTIONS = (sp.exp, sp.tanh, sp.atan, sp.sinh, sp.asinh, sp.erf)
@@ -38,6 +39,10 @@ def canonicalize(expr: sp.Expr, problem: SearchProblem | None = None, *, toleran
     3. ``snap_constants``: floats become nearby integers, simple rationals or multiples of pi
        when the held-out loss of ``problem`` allows it (see there).
 
+    Steps 2 and 3 work in decade units (``symgrad.search.units``): a column measured in a unit
+    a power of ten smaller changes the result by that unit factor only (``x0**2 + 2*x1**2``
+    becomes ``x0**2 + x1**2/5000`` with x1 in hundredths).
+
     Args:
         expr: the formula over the feature symbols.
         problem: the search problem used to check positivity and to judge snapping; None keeps
@@ -58,10 +63,14 @@ def canonicalize(expr: sp.Expr, problem: SearchProblem | None = None, *, toleran
         if unknown:
             raise SymgradError(f"formula {str(current)!r} uses {unknown}, which are not features of the problem "
                                f"{list(problem.feature_names)}")
+    units = decade_units(problem) if problem is not None else None
     for _ in range(_MAX_PASSES):
-        stripped = normalize_scale(strip_monotone(current, problem, oriented=oriented), oriented=oriented,
-                                   order=problem.feature_names if problem is not None else ())
-        snapped = _snap_best_scale(stripped, problem, tolerance, oriented)
+        stripped = strip_monotone(current, problem, oriented=oriented)
+        if units is None:
+            snapped = _snap_best_scale(normalize_scale(stripped, oriented=oriented), None, tolerance, oriented)
+        else:
+            scaled = normalize_scale(units.to_units(stripped), oriented=oriented, order=problem.feature_names)
+            snapped = units.from_units(_snap_best_scale(scaled, units.problem, tolerance, oriented))
         if snapped == current:
             break
         current = snapped
@@ -165,6 +174,8 @@ def snap_constants(expr: sp.Expr, problem: SearchProblem | None = None, toleranc
     held-out loss of the whole formula stays within ``tolerance`` times the loss before any
     snapping (plus 1e-12 for round-off), so the snaps together never cost more than that
     factor. Without a problem, a float is snapped only to a candidate within 1e-6 relative.
+    With a problem, constants are judged in its decade units (``symgrad.search.units``): the
+    coefficient of x1**2 with x1 in hundredths is snapped as its value times 100**2.
 
     Args:
         expr: formula over the features of ``problem``.
@@ -176,6 +187,14 @@ def snap_constants(expr: sp.Expr, problem: SearchProblem | None = None, toleranc
     """
     _check_tolerance(tolerance)
     expr = sp.sympify(expr)
+    if problem is None:
+        return _snap_constants(expr, None, tolerance)
+    units = decade_units(problem)
+    return units.from_units(_snap_constants(units.to_units(expr), units.problem, tolerance))
+
+
+def _snap_constants(expr: sp.Expr, problem: SearchProblem | None, tolerance: float) -> sp.Expr:
+    """``snap_constants`` with ``problem`` already in the units the constants are judged in."""
     floats = sorted(expr.atoms(sp.Float), key=lambda f: (-abs(float(f)), str(f)))
     if not floats:
         return expr
@@ -229,7 +248,7 @@ def _snap_best_scale(expr: sp.Expr, problem: SearchProblem | None, tolerance: fl
     """Snap with the largest coefficient as unit; if floats remain, also try each other term
     as unit (0.4·x0 + x1 snaps as x0 + 5/2·x1) and keep the result with fewest floats."""
     order = problem.feature_names if problem is not None else ()
-    best = normalize_scale(snap_constants(expr, problem, tolerance), oriented=oriented, order=order)
+    best = normalize_scale(_snap_constants(expr, problem, tolerance), oriented=oriented, order=order)
     if problem is None or not best.atoms(sp.Float) or not expr.is_Add:
         return best
     symbols = sorted(expr.free_symbols, key=str)
@@ -241,7 +260,7 @@ def _snap_best_scale(expr: sp.Expr, problem: SearchProblem | None, tolerance: fl
             continue
         divisor = abs(coeff) if oriented else coeff
         rescaled = sp.Add(*[term / divisor for term in expr.as_ordered_terms()])
-        trial = normalize_scale(snap_constants(rescaled, problem, tolerance), oriented=oriented, order=order)
+        trial = normalize_scale(_snap_constants(rescaled, problem, tolerance), oriented=oriented, order=order)
         key = (len(trial.atoms(sp.Float)), complexity(trial))
         # A small reference makes every other coefficient large, and large numbers snap to
         # rationals all too easily: keep such a rescaling only if it yields plain numbers.

@@ -1,4 +1,8 @@
-"""Sparse term-library fit: g = sum_j c_j phi_j with gradients parallel to the targets."""
+"""Sparse term-library fit: g = sum_j c_j phi_j with gradients parallel to the targets.
+
+The backend's options, the fit over supports of growing size and the front. The terms are
+built in ``library_terms``, the best support of each size is found with ``library_support``.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,19 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import scipy.linalg
 import sympy as sp
 
 from ..errors import SymgradError
-from ..expressions import complexity, symbols_for
+from ..expressions import complexity
 from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
-from .loss import alignment_loss
+from .library_support import _backward_elimination, _extend, _fit_support, _quadratic_forms, _support_objectives
+from .library_terms import (FAMILIES as FAMILIES, Term as Term, _scaled_gradients, build_library as build_library,
+                            library_bytes as library_bytes, term_gradients as term_gradients)
 from .screening import Screening, relevance, screen_inputs
 
-FAMILIES = ("linear", "square", "cube", "sin", "cos", "exp", "log", "inverse", "product")
 # Train losses below this are round-off; a 1e-16 -> 1e-17 step is no 5x improvement.
 LOSS_FLOOR = 1e-10
-# Relative ridge on B (unit diagonal after column scaling): keeps B positive definite when
-# terms are nearly collinear on the data, without moving an exact solution (A c = 0).
-_RIDGE = 1e-8
 # Supports of each size re-ranked by the true loss after ranking by the eigen-objective.
 _RERANK = 10
 # Prior order of term families used to break near-ties: polynomials before transcendental terms.
@@ -36,24 +37,6 @@ _BEAM = 20
 _BACKWARD_MAX_TERMS = 400
 # Largest support: beyond a dozen terms a closed form is no longer read as one.
 MAX_TERMS = 16
-_CHUNK = 4096
-# exp(x) beyond this spans > 1e21 across the data: useless as a term and risks overflow.
-_MAX_EXP_ARGUMENT = 50.0
-
-
-@dataclass(frozen=True)
-class Term:
-    """One library function of the (screened) inputs.
-
-    Attributes:
-        family: one of ``FAMILIES``.
-        inputs: column indices into the screened inputs (two for "product").
-        expression: the term as a sympy expression over the original feature names.
-    """
-
-    family: str
-    inputs: tuple[int, ...]
-    expression: sp.Expr
 
 
 @dataclass(frozen=True)
@@ -305,191 +288,6 @@ class LibraryBackend:
         chosen = elbow_size([s.train_loss for s in supports], self.elbow_factor)
         return LibraryFit(screening=screening, terms=tuple(terms), supports=tuple(supports),
                           chosen_size=chosen, exhaustive=exhaustive)
-
-
-def library_bytes(n: int, d: int, include: Sequence[str] = FAMILIES) -> int:
-    """Peak memory of the library fit, in bytes, for n points and d inputs.
-
-    The dense term gradients (n, d, m) dominate, then A and B (m, m) and the projections (n, m),
-    with m <= 8 d + d (d - 1) / 2 terms (every unary family, pairwise products).
-    """
-    unary = sum(f in include for f in FAMILIES if f != "product")
-    m = unary * d + (d * (d - 1) // 2 if "product" in include else 0)
-    return 8 * (3 * n * d * m + 2 * m * m + 2 * n * m)  # three (n, d, m) arrays live at the peak
-
-
-def build_library(x: np.ndarray, x_holdout: np.ndarray, feature_names: Sequence[str],
-                  include: Sequence[str] = FAMILIES) -> list[Term]:
-    """The term library over the given inputs.
-
-    Args:
-        x: (n, d) search points; x_holdout: (m, d) held-out points. log and 1/x are added only
-            for inputs strictly positive on both, exp only where its argument stays below 50.
-        feature_names: the d names (the formula symbols).
-        include: families to use.
-
-    Returns:
-        Terms in a fixed order: per input the unary families, then the pairwise products.
-    """
-    symbols = symbols_for(feature_names)
-    both = np.concatenate([x, x_holdout], axis=0)
-    terms: list[Term] = []
-    unary = {
-        "linear": lambda s: s, "square": lambda s: s**2, "cube": lambda s: s**3, "sin": sp.sin,
-        "cos": sp.cos, "exp": sp.exp, "log": sp.log, "inverse": lambda s: 1 / s,
-    }
-    for i, symbol in enumerate(symbols):
-        positive = bool(np.all(both[:, i] > 0))
-        for family, make in unary.items():
-            if family not in include:
-                continue
-            if family in ("log", "inverse") and not positive:
-                continue
-            if family == "exp" and np.max(both[:, i]) > _MAX_EXP_ARGUMENT:
-                continue
-            terms.append(Term(family, (i,), make(symbol)))
-    if "product" in include:
-        for i, j in itertools.combinations(range(len(symbols)), 2):
-            terms.append(Term("product", (i, j), symbols[i] * symbols[j]))
-    return terms
-
-
-def term_gradients(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
-    """Input gradients of every term at every point.
-
-    Args:
-        terms: m library terms.
-        x: (n, d) points.
-
-    Returns:
-        (n, d, m) array; column j holds grad phi_j.
-    """
-    n, d = x.shape
-    out = np.zeros((n, d, len(terms)))
-    with np.errstate(all="ignore"):
-        for j, term in enumerate(terms):
-            i = term.inputs[0]
-            v = x[:, i]
-            if term.family == "product":
-                out[:, i, j] = x[:, term.inputs[1]]
-                out[:, term.inputs[1], j] = v
-                continue
-            out[:, i, j] = {
-                "linear": lambda: np.ones(n), "square": lambda: 2 * v, "cube": lambda: 3 * v**2,
-                "sin": lambda: np.cos(v), "cos": lambda: -np.sin(v), "exp": lambda: np.exp(v),
-                "log": lambda: 1 / v, "inverse": lambda: -1 / v**2,
-            }[term.family]()
-    return out
-
-
-def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Term gradients in spread units (rows times ``spread`` (d,)) with each column scaled to
-    unit root-mean-square norm, and the column scales.
-
-    The column scaling equalises terms such as exp(x) and x (conditioning of B) and makes the
-    ridge relative; coefficients are divided by the scales again afterwards.
-    """
-    gradients = term_gradients(terms, x) * spread[None, :, None]
-    gradients[~np.isfinite(gradients)] = 0.0
-    scales = np.sqrt(np.mean(np.sum(gradients**2, axis=1), axis=0))
-    scales = np.where(scales > 0, scales, 1.0)
-    return gradients / scales, scales
-
-
-def _quadratic_forms(gradients: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A = mean_k J_k^T (I - N_k N_k^T) J_k and B = mean_k J_k^T J_k, both (m, m)."""
-    n = gradients.shape[0]
-    b_matrix = np.einsum("kdi,kdj->ij", gradients, gradients) / n
-    projected = np.einsum("kd,kdi->ki", directions, gradients)
-    a_matrix = b_matrix - projected.T @ projected / n
-    return (a_matrix + a_matrix.T) / 2, (b_matrix + b_matrix.T) / 2
-
-
-def _support_objectives(a_matrix: np.ndarray, b_matrix: np.ndarray, supports: np.ndarray) -> np.ndarray:
-    """Smallest generalised eigenvalue of (A_S, B_S + ridge) for each row S of ``supports`` (K, k).
-
-    Batched through a Cholesky factor of B_S: eig(L^-1 A_S L^-T) = eig(A_S, B_S).
-    """
-    size = supports.shape[1]
-    out = np.empty(supports.shape[0])
-    eye = np.eye(size) * _RIDGE
-    for start in range(0, supports.shape[0], _CHUNK):
-        s = supports[start:start + _CHUNK]
-        a_s = a_matrix[s[:, :, None], s[:, None, :]]
-        b_s = b_matrix[s[:, :, None], s[:, None, :]] + eye
-        try:
-            lower = np.linalg.cholesky(b_s)
-        except np.linalg.LinAlgError:
-            out[start:start + len(s)] = [_smallest_eig(a, b) for a, b in zip(a_s, b_s)]
-            continue
-        half = np.linalg.solve(lower, a_s)
-        whitened = np.linalg.solve(lower, np.swapaxes(half, 1, 2))
-        out[start:start + len(s)] = np.linalg.eigvalsh((whitened + np.swapaxes(whitened, 1, 2)) / 2)[:, 0]
-    return out
-
-
-def _smallest_eig(a_s: np.ndarray, b_s: np.ndarray) -> float:
-    try:
-        return float(scipy.linalg.eigh(a_s, b_s, eigvals_only=True, subset_by_index=[0, 0])[0])
-    except (np.linalg.LinAlgError, ValueError):
-        return np.inf
-
-
-def _fit_support(a_matrix: np.ndarray, b_matrix: np.ndarray, gradients: np.ndarray, directions: np.ndarray,
-                 support: np.ndarray, oriented: bool) -> tuple[np.ndarray, float]:
-    """Coefficients (scaled units) of the best g on ``support`` and its train loss."""
-    idx = np.asarray(support)
-    a_s = a_matrix[np.ix_(idx, idx)]
-    b_s = b_matrix[np.ix_(idx, idx)] + np.eye(len(idx)) * _RIDGE
-    try:
-        _, vectors = scipy.linalg.eigh(a_s, b_s, subset_by_index=[0, 0])
-    except (np.linalg.LinAlgError, ValueError):
-        return np.zeros(len(idx)), np.inf
-    coefficients = vectors[:, 0]
-    g_gradients = gradients[:, :, idx] @ coefficients
-    # The eigenvector's sign is arbitrary: orient g to increase along the targets.
-    if np.sum(g_gradients * directions) < 0:
-        coefficients, g_gradients = -coefficients, -g_gradients
-    return coefficients, alignment_loss(g_gradients, directions, oriented=oriented)
-
-
-def _extend(beam: list[tuple[int, ...]], m: int, size: int, backward: tuple[int, ...] | None) -> np.ndarray:
-    """Supports of ``size`` terms: every one-term extension of the beam, plus the backward pick."""
-    found: set[tuple[int, ...]] = set()
-    for support in beam:
-        for j in range(m):
-            if j not in support:
-                found.add(tuple(sorted((*support, j))))
-    if backward is not None:
-        found.add(backward)
-    return np.array(sorted(found), dtype=np.int64).reshape(-1, size)
-
-
-def _backward_elimination(a_matrix: np.ndarray, b_matrix: np.ndarray, max_size: int) -> dict[int, tuple[int, ...]]:
-    """Supports of size 1..max_size found by refitting and dropping the smallest |c_j|.
-
-    Columns have unit scale, so |c_j| compares the terms' contributions.
-    """
-    support = list(range(a_matrix.shape[0]))
-    found: dict[int, tuple[int, ...]] = {}
-    while support:
-        if len(support) <= max_size:
-            found[len(support)] = tuple(sorted(support))
-        if len(support) == 1:
-            break
-        idx = np.array(support)
-        try:
-            _, vectors = scipy.linalg.eigh(a_matrix[np.ix_(idx, idx)],
-                                           b_matrix[np.ix_(idx, idx)] + np.eye(len(idx)) * _RIDGE,
-                                           subset_by_index=[0, 0])
-        except (np.linalg.LinAlgError, ValueError):
-            break
-        # Large libraries shed several terms per refit (geometric shrinking keeps this cheap);
-        # near max_size one at a time, so each recorded support is a real refit.
-        drop = max(1, (len(support) - max_size) // 8)
-        for position in sorted(np.argsort(np.abs(vectors[:, 0]), kind="stable")[:drop], reverse=True):
-            support.pop(int(position))
-    return found
 
 
 def _round_floats(expr: sp.Expr, digits: int = 6) -> sp.Expr:

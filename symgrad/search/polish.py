@@ -11,6 +11,7 @@ import sympy as sp
 from ..expressions import symbols_for
 from .base import SearchProblem
 from .loss import alignment_loss
+from .units import decade_units
 
 def _usable(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> bool:
     if not expr.free_symbols & set(symbols):
@@ -50,7 +51,9 @@ def polish_constants(expr: sp.Expr, problem: SearchProblem, *, max_parameters: i
     The loss is L on the search points with sympy gradients (no finite differences). After the
     fit each constant is rounded to the simplest of: 0, ±1, integer, 1, 2 or 3 decimals, 4
     significant digits, as long as L grows by at most 5 % (plus 1e-10). The result is kept only if it does
-    not score worse than ``expr`` on the held-out points.
+    not score worse than ``expr`` on the held-out points. Constants are fitted and rounded in
+    the problem's decade units (``symgrad.search.units``), so the result does not depend on
+    the power of ten a column is measured in.
 
     Args:
         expr: formula over ``problem.feature_names``.
@@ -61,11 +64,19 @@ def polish_constants(expr: sp.Expr, problem: SearchProblem, *, max_parameters: i
     Returns:
         The polished formula, or ``expr`` when polishing did not help.
     """
+    units = decade_units(problem)
+    polished = _polish(units.to_units(expr), units.problem, max_parameters, max_evaluations_per_parameter)
+    return expr if polished is None else units.from_units(polished)
+
+
+def _polish(expr: sp.Expr, problem: SearchProblem, max_parameters: int,
+            max_evaluations_per_parameter: int) -> sp.Expr | None:
+    """``polish_constants`` in the units the constants are judged in; None when nothing helped."""
     from scipy.optimize import minimize
 
     template, params, start = _parametrize(expr)
     if not params or len(params) > max_parameters:
-        return expr
+        return None
     symbols = symbols_for(problem.feature_names)
     partials = [sp.diff(template, s) for s in symbols]
     gradient = sp.lambdify([*symbols, *params], partials, modules="numpy")
@@ -90,7 +101,7 @@ def polish_constants(expr: sp.Expr, problem: SearchProblem, *, max_parameters: i
         with np.errstate(all="ignore"):
             result = minimize(loss, theta0, method=method, options=options)
     except (ValueError, FloatingPointError, OverflowError):
-        return expr
+        return None
     theta, best = (result.x, result.fun) if result.fun < best_start else (theta0, best_start)
     theta = np.array(theta, dtype=np.float64)
     # L ignores the formula's scale: if dividing every constant by one of them costs nothing
@@ -113,9 +124,9 @@ def polish_constants(expr: sp.Expr, problem: SearchProblem, *, max_parameters: i
     replacement = {p: _number(v) for p, v in zip(params, theta)}
     polished = template.xreplace(replacement)
     if polished == expr or not _usable(polished, symbols):
-        return expr
+        return None
     # simpler constants may cost a rounding error's worth of held-out loss, not more
-    return polished if problem.loss(polished) <= problem.loss(expr) * 1.05 + 1e-10 else expr
+    return polished if problem.loss(polished) <= problem.loss(expr) * 1.05 + 1e-10 else None
 
 
 def _simple_values(value: float) -> list[float]:
