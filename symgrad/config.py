@@ -134,6 +134,9 @@ def merge(base: dict[str, Any], update: dict[str, Any], *, prefix: str = "") -> 
             if not isinstance(value, dict):
                 raise SymgradError(f"config key {name!r} must be a mapping with keys {sorted(out[key])}, got {value!r}")
             out[key] = merge(out[key], value, prefix=f"{name}.")
+        elif key == "options" and isinstance(out[key], dict) and isinstance(value, dict):
+            # backend options are free-form (checked by the backend): later keys add to earlier ones
+            out[key] = {**out[key], **copy.deepcopy(value)}
         else:
             out[key] = copy.deepcopy(value)
     return out

@@ -89,3 +89,10 @@ def test_non_utf8_config_file_is_one_sentence(tmp_path):
     path.write_bytes("data:\n  concept: A1 # caf\xe9\n".encode("latin-1"))
     with pytest.raises(SymgradError, match="not UTF-8"):
         load_config(path)
+
+
+def test_backend_options_from_file_and_several_overrides_add_up(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("data:\n  concept: A1\nsearch:\n  backend: library\n  options: {max_terms: 3}\n")
+    config = load_config(path, ["search.options.include=[linear, square]", "search.options.max_terms=2"])
+    assert config["search"]["options"] == {"max_terms": 2, "include": ["linear", "square"]}

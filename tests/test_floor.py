@@ -68,3 +68,43 @@ def test_verdict_follows_the_floor():
     # hidden units decide nothing: L alone
     assert verdict({"loss_near": 0.004}, [], None, decides=False)[0] == FAITHFUL
     assert verdict({"loss_near": 0.2}, [], None, decides=False)[0] == NOT_FOUND
+
+
+def test_a_noisy_label_network_keeps_its_exact_formula_faithful(tmp_path):
+    """Known answer: 10% flipped labels make the network's directions rough away from its boundary
+    (the truth's L over the band is above 0.02, the old fixed bound); near the boundary the exact
+    formula is faithful, and a look-alike without the curvature is not."""
+    import csv
+
+    from symgrad.config import load_config
+    from symgrad.data.concepts import custom_concept, make_concept_dataset
+    from symgrad.expressions import gradient_function, parse_formula
+    from symgrad.pipeline import interpret
+
+    concept = custom_concept("x0 + x1**2 + x2", 3, -1.0, 1.0, 0.33)
+    data = make_concept_dataset(concept, 10_000, seed=0, flip=0.10)
+    path = tmp_path / "noisy.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*data.feature_names, "label"])
+        writer.writerows([[*map(repr, map(float, row)), int(y)] for row, y in zip(data.x, data.y)])
+    config = load_config(None, [f"data.path={path}", "data.label=label", "seed=0", "progress=false"])
+    result = interpret(config, out=tmp_path / "run", progress=None)
+    assert result.verdict["kind"] == FAITHFUL, result.verdict
+    assert result.best.expression == "x0 + x1**2 + x2"
+    floor = result.record["floor"]
+    assert floor["value"] >= FLOOR_MIN and floor["reference"] is not None and floor["n_near"] >= 50
+
+    arrays = result.gradients()
+    names = ("x0", "x1", "x2")
+    near = near_boundary(arrays["margin_holdout"], len(arrays["x_holdout"]))
+    directions = unit_rows(arrays["directions_holdout"] * arrays["scale"])
+
+    def loss(formula, mask):
+        gradients = gradient_function(parse_formula(formula, names), names)(arrays["x_holdout"]) * arrays["scale"]
+        return float(np.mean(1 - np.abs(np.sum(unit_rows(gradients[mask]) * directions[mask], axis=1))))
+
+    everywhere = np.ones(len(near), dtype=bool)
+    assert loss("x0 + x1**2 + x2", everywhere) > 0.02  # rough over the band ...
+    assert loss("x0 + x1**2 + x2", near) <= 5 * floor["value"]  # ... faithful near the boundary
+    assert loss("x0 + x2", near) > 5 * floor["value"]  # the look-alike is not
