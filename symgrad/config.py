@@ -121,8 +121,13 @@ def _unknown(key: str, allowed) -> SymgradError:
     return SymgradError(f"unknown config key {key!r}{hint}; allowed keys are {sorted(allowed)}")
 
 
-def merge(base: dict[str, Any], update: dict[str, Any], *, prefix: str = "") -> dict[str, Any]:
-    """Deep-merge ``update`` into a copy of ``base``; unknown keys raise SymgradError."""
+def merge(base: dict[str, Any], update: dict[str, Any], *, prefix: str = "", add_options: bool = False
+          ) -> dict[str, Any]:
+    """Deep-merge ``update`` into a copy of ``base``; unknown keys raise SymgradError.
+
+    Backend options (free-form, checked by the backend) are replaced as a whole, unless
+    ``add_options``: then their keys are added to the existing ones.
+    """
     out = copy.deepcopy(base)
     if not isinstance(update, dict):
         raise SymgradError(f"config {prefix or 'file'} must be a mapping of keys to values, got {type(update).__name__}")
@@ -133,9 +138,9 @@ def merge(base: dict[str, Any], update: dict[str, Any], *, prefix: str = "") -> 
         if isinstance(out[key], dict) and (prefix or key in SCHEMA) and key != "options":
             if not isinstance(value, dict):
                 raise SymgradError(f"config key {name!r} must be a mapping with keys {sorted(out[key])}, got {value!r}")
-            out[key] = merge(out[key], value, prefix=f"{name}.")
-        elif key == "options" and isinstance(out[key], dict) and isinstance(value, dict):
-            # backend options are free-form (checked by the backend): later keys add to earlier ones
+            out[key] = merge(out[key], value, prefix=f"{name}.", add_options=add_options)
+        elif key == "options" and add_options and isinstance(out[key], dict) and isinstance(value, dict):
+            # one backend option set on its own (search.options.KEY=VALUE) adds to the others
             out[key] = {**out[key], **copy.deepcopy(value)}
         else:
             out[key] = copy.deepcopy(value)
@@ -221,7 +226,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise SymgradError(f"config file {path.name} is not valid YAML{line}") from None
         config = merge(config, loaded)
     for text in overrides:
-        config = merge(config, parse_override(text))
+        # search.options.KEY=VALUE sets one option; search.options={...} replaces them all
+        one_option = text.split("=", 1)[0].strip().startswith("search.options.")
+        config = merge(config, parse_override(text), add_options=one_option)
     return validate(config)
 
 

@@ -96,3 +96,5 @@ def test_backend_options_from_file_and_several_overrides_add_up(tmp_path):
     path.write_text("data:\n  concept: A1\nsearch:\n  backend: library\n  options: {max_terms: 3}\n")
     config = load_config(path, ["search.options.include=[linear, square]", "search.options.max_terms=2"])
     assert config["search"]["options"] == {"max_terms": 2, "include": ["linear", "square"]}
+    # a whole mapping replaces them all
+    assert load_config(path, ["search.options={}"])["search"]["options"] == {}
