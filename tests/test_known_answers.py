@@ -51,6 +51,7 @@ def test_same_seed_same_front(tmp_path):
     a = run(tmp_path, "a", [*CASES["A1"], "search.backend=library", "train.epochs=5"])
     b = run(tmp_path, "b", [*CASES["A1"], "search.backend=library", "train.epochs=5"])
     assert a.result["front"] == b.result["front"]
+    assert a.result["floor"] == b.result["floor"] and a.result["verdict"] == b.result["verdict"]
     np.testing.assert_array_equal(a.gradients()["directions"], b.gradients()["directions"])
 
 
