@@ -184,7 +184,8 @@ def _fit(gradients: np.ndarray, directions: np.ndarray) -> np.ndarray:
     weights = np.ones(len(scaled))
     best: tuple[float, np.ndarray] | None = None
     for _ in range(_REWEIGHT_STEPS):
-        b_matrix = np.einsum("k,kdi,kdj->ij", weights, scaled, scaled) / weights.sum()
+        rows = (scaled * np.sqrt(weights)[:, None, None]).reshape(-1, scaled.shape[2])
+        b_matrix = rows.T @ rows / weights.sum()
         projected = np.einsum("kd,kdi->ki", directions, scaled)
         a_matrix = b_matrix - (projected * weights[:, None]).T @ projected / weights.sum()
         a_matrix = (a_matrix + a_matrix.T) / 2
