@@ -135,7 +135,8 @@ def reference_loss(problem: SearchProblem, near: np.ndarray) -> tuple[float | No
         gradients = np.zeros_like(targets)
         gradients[:, columns] = _monomial_gradients(z_near, powers) @ coefficients
         loss = near_loss(gradients, targets, np.ones(len(targets), dtype=bool))
-        if best[0] is None or loss < best[0]:
+        # a higher degree must really be better, not round-off better
+        if best[0] is None or loss < 0.99 * best[0] - 1e-12:
             best = (loss, degree, len(powers))
     return (*best, tuple(problem.feature_names[i] for i in columns))
 
