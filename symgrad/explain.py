@@ -7,12 +7,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .floor import network_floor
-from .assess import Evidence, assess_front
+from .assess import Evidence
 from .errors import SymgradError
 from .model import Classifier
 from .neurons import NeuronSpec
-from .result import Artifacts, Result, conclude
+from .result import Artifacts, Result
 
 Progress = Callable[[str], None]
 
@@ -49,7 +48,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         writes a run directory with its report.
     """
     from .importers import FunctionNeuron, describe, import_model
-    from .pipeline import band_sample, gradient_arrays, neuron_record, subsample, run_search
+    from .pipeline import band_sample, gradient_arrays, judge_front, neuron_record, subsample, run_search
     from .runs import RESULT_FORMAT, RESULT_VERSION, versions
     from .search import make_backend
     from .search.base import SearchProblem
@@ -118,9 +117,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
                            "source": describe(model),
                            "test_accuracy": float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
                            if labelled else None}
-    front = assess_front(front, evidence)
-    record["floor"] = network_floor(problem, evidence.near, [e.metrics.get("loss_near") for e in front]).to_dict()
-    conclude(record, front, rule=selection, factor=selection_factor)
+    front, _ = judge_front(record, front, problem, evidence, rule=selection, factor=selection_factor)
     timings["assessment"] = time.perf_counter() - t0
     arrays = gradient_arrays(search, holdout, x[test_rows], problem.scale)
     artifacts = Artifacts(model=None if spec is None else subject, gradients=arrays,

@@ -11,19 +11,20 @@ from typing import Any, Callable
 import numpy as np
 
 from . import config as config_mod
-from .floor import network_floor
 from .assess import Evidence, assess_front
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from .data.datasets import keep_classes, load_shipped
 from .data.tables import Dataset, Split, load_csv, split_dataset
 from .errors import SymgradError
+from .floor import network_floor
 from .model import Classifier
 from .neurons import GradientSample, NeuronSpec, normalized_gradients, target_class
-from .result import Artifacts, Result, conclude, load_run, write_outputs
+from .result import Artifacts, Result, load_run, write_outputs
+from .verdict import conclude
 from .rundirs import prepare_run_dir
 from .runs import RESULT_FORMAT, RESULT_VERSION, versions, write_json
 from .search import make_backend
-from .search.base import Front, SearchProblem, SearchResult
+from .search.base import Entry, Front, SearchProblem, SearchResult
 from .search.focus import focus_on_boundary
 from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
@@ -301,9 +302,8 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
 
     t0 = time.perf_counter()
     evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale)
-    front = assess_front(front, evidence)
-    record["floor"] = network_floor(problem, evidence.near, [e.metrics.get("loss_near") for e in front]).to_dict()
-    best = conclude(record, front, rule=config["search"]["selection"], factor=config["search"]["selection_factor"])
+    front, best = judge_front(record, front, problem, evidence, rule=config["search"]["selection"],
+                              factor=config["search"]["selection_factor"])
     if concept is not None and best is not None:
         record["truth"] = {**compare_with_truth(best.expression, concept), "formula": concept.formula}
     timings["assessment"] = time.perf_counter() - t0
@@ -325,6 +325,19 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     timings["report"] = time.perf_counter() - t0
     write_json(run_dir / "result.json", record)
     return result
+
+
+def judge_front(record: dict[str, Any], front: Front, problem: SearchProblem, evidence: Evidence, *,
+                rule: str = "knee", factor: float | None = None) -> tuple[Front, Entry | None]:
+    """Assess every formula against ``evidence``, measure the network's floor near its boundary
+    (``record["floor"]``), then choose and judge (``symgrad.verdict.conclude`` fills ``record``).
+
+    Returns:
+        The assessed front and the chosen entry (None for an empty front).
+    """
+    front = assess_front(front, evidence)
+    record["floor"] = network_floor(problem, evidence.near, [e.metrics.get("loss_near") for e in front]).to_dict()
+    return front, conclude(record, front, rule=rule, factor=factor)
 
 
 def gradient_arrays(search: GradientSample, holdout: GradientSample, reference: np.ndarray,

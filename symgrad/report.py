@@ -6,7 +6,6 @@ import base64
 import functools
 import html
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +17,7 @@ from .plots import figure_to_png_bytes
 # the verdict lives in symgrad.verdict; its names stay importable from here
 from .verdict import (APPROXIMATE, CANNOT_JUDGE, FAITHFUL, FAITHFUL_MAX_LOSS, FAITHFUL_MIN_AGREEMENT,  # noqa: F401
                       MIN_SIDE_POINTS, NOT_FOUND, cannot_judge, verdict)
+from .verdict import _finite, _get
 
 _FRONT_METRICS = (("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
@@ -300,18 +300,6 @@ def _data_uri(png: bytes) -> str:
 def _slug(name: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
     return slug or "figure"
-
-
-def _get(entry: Any, key: str) -> Any:
-    return entry.get(key) if isinstance(entry, Mapping) else getattr(entry, key, None)
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _fmt(value: Any) -> str:
