@@ -19,7 +19,7 @@ from .verdict import (APPROXIMATE, CANNOT_JUDGE, FAITHFUL, FAITHFUL_MAX_LOSS, FA
                       MIN_SIDE_POINTS, NOT_FOUND, cannot_judge, verdict)
 from .verdict import _finite, _get
 
-_FRONT_METRICS = (("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
+_FRONT_METRICS = (("loss_near", "L near boundary"), ("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
 _CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;background:#fff}
@@ -55,6 +55,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
           "title": str,                      # optional, default "symgrad report"
           "features": [str, ...],            # input names, column order
           "neuron": str,                     # e.g. "output logit" or "layer 1 unit 3 (post)"
+          "decides": bool,                   # optional, default true; false: a hidden unit or function
           "front": [entry, ...],             # the re-scored Pareto front, simplest first
           "best": entry,                     # the chosen formula
           "verdict": {"kind": str, "sentence": str},  # optional; else computed by verdict()
@@ -106,9 +107,11 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
     title = str(summary.get("title") or "symgrad report")
     sections = _sections(summary, best, best_metrics, front, features)
     html_path = run_dir / "report.html"
-    html_path.write_text(_html(title, kind, sentence, best, latex, formula_png, sections, images), encoding="utf-8")
+    reading = _reading(best, bool(summary.get("decides", True)))
+    html_path.write_text(_html(title, kind, sentence, best, reading, latex, formula_png, sections, images),
+                         encoding="utf-8")
     md_path = run_dir / "report.md"
-    md_path.write_text(_markdown(title, sentence, best, latex, formula_png is not None, sections, images),
+    md_path.write_text(_markdown(title, sentence, best, reading, latex, formula_png is not None, sections, images),
                        encoding="utf-8")
     return html_path, md_path
 
@@ -177,7 +180,7 @@ def _companion_sections(summary: Mapping[str, Any], best: Mapping[str, Any]) -> 
             ("Companion rules in full", ["method", "rule"], full, None)]
 
 
-def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: str | None,
+def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], reading: str, latex: str | None,
           formula_png: bytes | None, sections: list, images: list) -> str:
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -187,8 +190,7 @@ def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], latex: 
            '<h2 id="formula">Chosen formula</h2>',
            f"<p>g = <code>{esc(str(best.get('expression', '')))}</code> "
            f"(complexity {esc(_fmt(best.get('complexity')))}, held-out L {esc(_fmt(best.get('loss')))}). "
-           "Equivalent up to a monotone transform: the network's decision boundary is a level set "
-           f"{{g = t}}{_threshold_text(best)}.</p>"]
+           f"{esc(reading)}</p>"]
     if latex:
         out.append(f"<p>LaTeX: <code>{esc(latex)}</code></p>")
     if formula_png is not None:
@@ -219,13 +221,11 @@ def _html_figures(images: list) -> list[str]:
     return out
 
 
-def _markdown(title: str, sentence: str, best: Mapping[str, Any], latex: str | None,
+def _markdown(title: str, sentence: str, best: Mapping[str, Any], reading: str, latex: str | None,
               has_formula_png: bool, sections: list, images: list) -> str:
     out = [f"# {title}", "", f"**Verdict:** {sentence}", "", "## Chosen formula", "",
            "```", f"g = {best.get('expression', '')}", "```", "",
-           f"Complexity {_fmt(best.get('complexity'))}, held-out L {_fmt(best.get('loss'))}. Equivalent up to "
-           f"a monotone transform: the network's decision boundary is a level set {{g = t}}{_threshold_text(best)}.",
-           ""]
+           f"Complexity {_fmt(best.get('complexity'))}, held-out L {_fmt(best.get('loss'))}. {reading}", ""]
     if latex:
         out += ["$$", latex, "$$", ""]
     if has_formula_png:
@@ -257,6 +257,15 @@ def _markdown_figures(images: list) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _reading(best: Mapping[str, Any], decides: bool) -> str:
+    """How to read g: a level set of the network's decision, or a monotone function of the
+    neuron (hidden units and plain functions decide nothing)."""
+    if not decides:
+        return "Equivalent up to a monotone transform: the neuron is a monotone function of g."
+    return ("Equivalent up to a monotone transform: the network's decision boundary is a level set "
+            f"{{g = t}}{_threshold_text(best)}.")
 
 
 def _threshold_text(best: Mapping[str, Any]) -> str:

@@ -408,6 +408,7 @@ def report_summary(record: Mapping[str, Any]) -> dict[str, Any]:
     summary = {
         "title": f"symgrad: {neuron.get('description', 'neuron')}",
         "features": record["features"], "neuron": neuron.get("description"),
+        "decides": bool(neuron.get("decides", True)),
         "front": record.get("front", []), "best": record.get("best"),
         "companions": record.get("companions"),
         "data": dict(record.get("data") or {}),

@@ -55,7 +55,7 @@ def floor_value(floor: Mapping[str, Any] | None) -> float:
 
 
 def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mapping[str, Any] | None = None, *,
-            decides: bool = True) -> tuple[str, str]:
+            decides: bool = True, region: str = "near the decision boundary") -> tuple[str, str]:
     """Say whether the chosen formula is a faithful closed form of the neuron (see the module).
 
     Faithful means "reproduces this network's gradient directions near its boundary and its
@@ -67,6 +67,7 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
         front: entries (dicts or objects) with ``metrics``; their lowest L gives context.
         floor: ``symgrad.floor.Floor.to_dict()``; None uses the minimum floor.
         decides: whether decisions are compared (False for hidden units and plain functions).
+        region: where ``loss_near`` was measured, as the sentence says it.
 
     Returns:
         (kind, sentence), kind one of ``KINDS``.
@@ -80,10 +81,10 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
     bound = min(FAITHFUL_FACTOR * base, FAITHFUL_MAX_LOSS)
     agreement = _finite(best_metrics.get("boundary_agreement")) if decides else None
     loss_text = "unknown" if loss is None else f"{loss:.3g}"
-    where = "near the decision boundary" if "loss_near" in best_metrics else "on the held-out points"
+    where = region if "loss_near" in best_metrics else "on the held-out points"
     minimum = _finite((floor or {}).get("minimum"))
     at_minimum = floor is None or (minimum is not None and base <= minimum)
-    floor_text = f"the network's floor {base:.3g}" + (" (the smallest floor the verdict uses)" if at_minimum else "")
+    floor_text = f"the network's floor {base:.3g}" + (" (its minimum)" if at_minimum else "")
     agree_text = "" if agreement is None else f"{100 * agreement:.1f}%"
     loss_ok = loss is not None and loss <= bound
     agreement_ok = not decides or (agreement is not None and agreement >= FAITHFUL_MIN_AGREEMENT)
@@ -91,15 +92,15 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
         decisions = (f" and the thresholded formula reproduces the network's decisions on {agree_text} of held-out "
                      f"points (bound {100 * FAITHFUL_MIN_AGREEMENT:.0f}%)") if decides else ""
         return FAITHFUL, (f"Faithful closed form: {where} its held-out alignment loss is L = {loss_text}, within "
-                          f"{FAITHFUL_FACTOR:g}x of {floor_text} (bound {bound:.3g}){decisions}; equivalent up to a "
+                          f"{FAITHFUL_FACTOR:g}x of {floor_text}, bound {bound:.3g}{decisions}; equivalent up to a "
                           f"monotone transform.")
     close = loss is not None and loss <= APPROXIMATE_MAX_LOSS
     agrees = not decides or (agreement is not None and agreement >= APPROXIMATE_MIN_AGREEMENT)
     if close and agrees:
         decisions = f"; it reproduces the network's decisions on {agree_text} of held-out points" if decides else ""
         missing = "" if agreement_ok else f" and {100 * FAITHFUL_MIN_AGREEMENT:.0f}% agreement"
-        return APPROXIMATE, (f"Approximate closed form: {where} L = {loss_text}, {loss / base:.1f}x {floor_text} "
-                             f"(faithful needs L <= {bound:.3g}{missing}){decisions}.")
+        return APPROXIMATE, (f"Approximate closed form: {where} L = {loss_text}, {loss / base:.1f}x {floor_text}; "
+                             f"faithful needs L <= {bound:.3g}{missing}{decisions}.")
     reasons = []
     if not close:
         reasons.append(f"L = {loss_text} {where} (an approximation needs <= {APPROXIMATE_MAX_LOSS})")
@@ -168,12 +169,13 @@ def choose(front: Front, *, rule: str = "knee", factor: float | None = None,
     return best, record
 
 
-def judge(best: Entry | None, front: Front, *, decides: bool, floor: Mapping[str, Any] | None = None) -> dict[str, str]:
+def judge(best: Entry | None, front: Front, *, decides: bool, floor: Mapping[str, Any] | None = None,
+          region: str = "near the decision boundary") -> dict[str, str]:
     """The verdict on the chosen formula: {"kind": one of ``KINDS``, "sentence": ...}."""
     if best is None:
         return {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search returned no formula."}
     metrics = best.metrics or {"loss": best.loss}
-    kind, sentence = verdict(metrics, front.entries, floor, decides=decides)
+    kind, sentence = verdict(metrics, front.entries, floor, decides=decides, region=region)
     return {"kind": kind, "sentence": sentence}
 
 
@@ -190,15 +192,18 @@ def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor
     neuron = record["neuron"]
     decides = bool(neuron.get("decides"))
     floor = record.get("floor")
+    # where loss_near is measured (symgrad.floor.near_boundary), as the verdict says it
+    region = {"hidden": "near the unit's zero level", "function": "on the held-out points"}.get(
+        neuron.get("kind"), "near the decision boundary")
     best, selection = choose(front, rule=rule, factor=factor, search_info=record.get("search", {}).get("info"))
-    verdict_ = judge(best, front, decides=decides, floor=floor)
+    verdict_ = judge(best, front, decides=decides, floor=floor, region=region)
     if verdict_["kind"] in (APPROXIMATE, NOT_FOUND) and best is not None:
         faithful = [e for e in sorted(front, key=lambda e: (e.complexity, e.loss))
-                    if judge(e, front, decides=decides, floor=floor)["kind"] == FAITHFUL]
+                    if judge(e, front, decides=decides, floor=floor, region=region)["kind"] == FAITHFUL]
         if faithful:
             selection["upgraded"] = {"from": best.expression, "note": UPGRADE_NOTE}
             best = faithful[0]
-            verdict_ = judge(best, front, decides=decides, floor=floor)
+            verdict_ = judge(best, front, decides=decides, floor=floor, region=region)
     record["front"] = front.to_list()
     record["selection"] = selection
     record["best"] = best.to_dict() if best is not None else None
