@@ -84,22 +84,23 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
     where = region if "loss_near" in best_metrics else "on the held-out points"
     minimum = _finite((floor or {}).get("minimum"))
     at_minimum = floor is None or (minimum is not None and base <= minimum)
-    floor_text = f"the network's floor {base:.3g}" + (" (its minimum)" if at_minimum else "")
+    floor_text = f"the network's floor {base:.3g}"
     agree_text = "" if agreement is None else f"{100 * agreement:.1f}%"
     loss_ok = loss is not None and loss <= bound
     agreement_ok = not decides or (agreement is not None and agreement >= FAITHFUL_MIN_AGREEMENT)
     if loss_ok and agreement_ok:
-        decisions = (f" and the thresholded formula reproduces the network's decisions on {agree_text} of held-out "
+        decisions = (f", and the thresholded formula reproduces the network's decisions on {agree_text} of held-out "
                      f"points (bound {100 * FAITHFUL_MIN_AGREEMENT:.0f}%)") if decides else ""
         return FAITHFUL, (f"Faithful closed form: {where} its held-out alignment loss is L = {loss_text}, within "
-                          f"{FAITHFUL_FACTOR:g}x of {floor_text}, bound {bound:.3g}{decisions}; equivalent up to a "
-                          f"monotone transform.")
+                          f"{FAITHFUL_FACTOR:g}x of {floor_text} ({'its minimum; ' if at_minimum else ''}bound "
+                          f"{bound:.3g}){decisions}; equivalent up to a monotone transform.")
     close = loss is not None and loss <= APPROXIMATE_MAX_LOSS
     agrees = not decides or (agreement is not None and agreement >= APPROXIMATE_MIN_AGREEMENT)
     if close and agrees:
         decisions = f"; it reproduces the network's decisions on {agree_text} of held-out points" if decides else ""
         missing = "" if agreement_ok else f" and {100 * FAITHFUL_MIN_AGREEMENT:.0f}% agreement"
-        return APPROXIMATE, (f"Approximate closed form: {where} L = {loss_text}, {loss / base:.1f}x {floor_text}; "
+        return APPROXIMATE, (f"Approximate closed form: {where} L = {loss_text}, {loss / base:.1f}x {floor_text}"
+                             f"{' (its minimum)' if at_minimum else ''}; "
                              f"faithful needs L <= {bound:.3g}{missing}{decisions}.")
     reasons = []
     if not close:
