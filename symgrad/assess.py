@@ -9,13 +9,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from .data.tables import Dataset
-from .expressions import gradient_function, parse_formula, value_function
-from .floor import near_boundary, near_loss
+from .expressions import parse_formula, value_function
+from .floor import near_boundary
 from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
 from .model import Classifier
 from .neurons import GradientSample, NeuronSpec, target_class
 from .search.base import Entry, Front
-from .search.loss import unit_rows
 
 _ALIGNMENT_KEYS = ("alignment_mean", "alignment_median", "alignment_quantiles", "spearman", "spearman_abs")
 
@@ -106,10 +105,9 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     labels = evidence.holdout_labels if evidence.classifier is not None \
         else (holdout.values > np.median(holdout.values)).astype(np.int32)
     fidelity = fidelity_metrics(expr, names, x=holdout.x, directions=holdout.directions,
-                                neuron_values=holdout.values, net_labels=labels, scale=evidence.scale)
-    metrics: dict[str, Any] = {key: fidelity[key] for key in _ALIGNMENT_KEYS}
-    metrics["loss"] = fidelity["loss"]
-    metrics["loss_near"] = _loss_near(expr, evidence)
+                                neuron_values=holdout.values, net_labels=labels, scale=evidence.scale,
+                                near=evidence.near)
+    metrics: dict[str, Any] = {key: fidelity[key] for key in (*_ALIGNMENT_KEYS, "loss", "loss_near")}
     if not evidence.decides:
         return metrics
     g = value_function(expr, names)
@@ -136,19 +134,6 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
                        net_accuracy=float(np.mean(net == truth)),
                        majority_accuracy=float(max(truth.mean(), 1.0 - truth.mean())) if len(truth) else float("nan"))
     return metrics
-
-
-def _loss_near(expr: Any, evidence: Evidence) -> float:
-    """Held-out L on the points nearest the boundary, in units of each input's spread as in the
-    search (holdout directions are raw-unit unit vectors)."""
-    mask = evidence.near
-    x = evidence.holdout.x[mask]
-    spread = np.ones(x.shape[1]) if evidence.scale is None else np.asarray(evidence.scale, dtype=np.float64)
-    spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
-    with np.errstate(all="ignore"):
-        gradients = gradient_function(expr, evidence.feature_names)(x) * spread
-    directions = unit_rows(evidence.holdout.directions[mask] * spread)
-    return near_loss(gradients, directions, np.ones(len(x), dtype=bool))
 
 
 def assess_front(front: Front, evidence: Evidence) -> Front:

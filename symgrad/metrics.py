@@ -102,7 +102,8 @@ def auc_score(values: np.ndarray, labels: np.ndarray, orientation: int = 1) -> f
 def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np.ndarray,
                      directions: np.ndarray, neuron_values: np.ndarray, net_labels: np.ndarray,
                      true_labels: np.ndarray | None = None, net_accuracy: float | None = None,
-                     fit_fraction: float = 0.5, seed: int = 0, scale: np.ndarray | None = None) -> dict[str, Any]:
+                     fit_fraction: float = 0.5, seed: int = 0, scale: np.ndarray | None = None,
+                     near: np.ndarray | None = None) -> dict[str, Any]:
     """How faithfully the formula g reproduces a neuron f on held-out points.
 
     g is judged only up to a monotone transform (f = phi(g) is the claim), so every figure here
@@ -129,6 +130,8 @@ def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np
         scale: optional (d,) spread of each input; gradients (the formula's and the neuron's)
             are then compared in these units, as the search does (docs/method.md, "Units"), so
             the alignment figures do not depend on the columns' units. None: raw units.
+        near: optional (n,) mask of the points nearest the decision boundary; adds
+            ``loss_near``, the loss on those points (``symgrad.floor.near_boundary``).
 
     Returns:
         JSON-ready dict: alignment_mean, alignment_median, alignment_quantiles (|cos| at
@@ -181,6 +184,8 @@ def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np
         "alignment_quantiles": [float(q) for q in np.quantile(abs_cos, QUANTILE_LEVELS)],
         "loss": float(1.0 - abs_cos.mean()),
     }
+    if near is not None:
+        metrics["loss_near"] = float(1.0 - abs_cos[np.asarray(near, dtype=bool)].mean())
     rho = _spearman(g, neuron_values)
     metrics["spearman"] = rho
     metrics["spearman_abs"] = abs(rho)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from .floor import FLOOR_MIN
 from .search.base import Entry, Front
 from .search.select import select
 
@@ -48,8 +49,6 @@ UPGRADE_NOTE = ("the selection rule's choice is not faithful; the simplest faith
 
 def floor_value(floor: Mapping[str, Any] | None) -> float:
     """The floor a verdict uses: ``floor["value"]``, or ``symgrad.floor.FLOOR_MIN`` when unknown."""
-    from .floor import FLOOR_MIN
-
     value = _finite((floor or {}).get("value"))
     return FLOOR_MIN if value is None else value
 
