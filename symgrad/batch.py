@@ -5,6 +5,10 @@ network) is interpreted in a worker process into a normal run directory (``runs/
 same contents as ``python -m symgrad.run``). ``summary.csv``, ``summary.md`` and
 ``summary.html`` are rewritten after every item. Running the same command again skips finished
 items and redoes failed or unfinished ones; ``--rerun`` redoes everything.
+
+A resume with nothing left to do is answered from the batch folder's ``plan.json`` (the expanded
+batch, see ``batch_grid``): it rewrites the summary and exits without importing JAX or starting
+a worker.
 """
 
 from __future__ import annotations
@@ -17,15 +21,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from .batch_exec import EXECUTORS, check_options, make_runner
+# none of these loads JAX: the grid imports it when it expands a batch (load_batch)
+from .batch_exec import EXECUTORS, check_options, describe_runner, make_runner
+from .batch_grid import Batch, Item, batch_name, load_batch, planned_batch, write_plan
 from .batch_summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
 from .batch_work import network_ready, run_item, train_network
 from .errors import SymgradError
-
-if TYPE_CHECKING:  # the grid loads JAX: the command imports it after starting its workers (main)
-    from .batch_grid import Batch, Item
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,15 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
     check_options(executor, workers, threads, scheduler)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_plan(batch, out)
     state = load_state(out)
-    todo: list[Item] = []
-    for item in batch.items:
-        if not rerun and item_finished(out, item):
-            state[item.id] = {**state.get(item.id, {}), "status": "finished", "error": ""}
-        else:
-            todo.append(item)
-            state[item.id] = {"status": "pending", "error": state.get(item.id, {}).get("error", "")}
+    todo = _pending(batch, out, state, rerun)
+    if not todo:
+        if runner is not None:
+            runner.close(interrupted=True)  # nothing to run: stop the workers' warm-up, do not wait for it
+        description = runner.description if runner is not None else describe_runner(executor, workers, threads,
+                                                                                     scheduler)
+        return _nothing_to_do(batch, out, state, description, say)
     needed = {item.network for item in todo}
     to_train = [n for n in batch.networks
                 if n.id in needed and (rerun or not network_ready(network_dir(out, n.id), n.key))]
@@ -82,8 +86,7 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
 
     runner = runner or make_runner(executor, workers, threads, scheduler)
     tracker = _Tracker(len(todo), runner.capacity, say)
-    say(f"batch {batch.name}: {len(batch.items)} items on {len(batch.networks)} networks, {skipped} already "
-        f"finished, {len(to_train)} networks to train; running on {runner.description}; writing {out}")
+    say(_opening(batch, skipped, len(to_train), runner.description, out))
     write_summary(batch, out, state, executor=runner.description)
     in_flight: dict[cf.Future, tuple[str, Any]] = {}
     interrupted = False
@@ -142,6 +145,60 @@ def run_batch(batch: Batch, out: str | Path, *, executor: str = "local", workers
     table = write_summary(batch, out, state, executor=runner.description)
     tracker.close()
     return BatchOutcome(out, table, counts(table), interrupted)
+
+
+def _pending(batch: Batch, out: Path, state: dict[str, dict[str, Any]], rerun: bool) -> list[Item]:
+    """The items to run (all with ``rerun``); each item is recorded in ``state`` as finished or pending."""
+    todo: list[Item] = []
+    for item in batch.items:
+        if not rerun and item_finished(out, item):
+            state[item.id] = {**state.get(item.id, {}), "status": "finished", "error": ""}
+        else:
+            todo.append(item)
+            state[item.id] = {"status": "pending", "error": state.get(item.id, {}).get("error", "")}
+    return todo
+
+
+def _opening(batch: Batch, skipped: int, to_train: int, description: str, out: Path) -> str:
+    """The first progress line of a batch run."""
+    return (f"batch {batch.name}: {len(batch.items)} items on {len(batch.networks)} networks, {skipped} already "
+            f"finished, {to_train} networks to train; running on {description}; writing {out}")
+
+
+def _nothing_to_do(batch: Batch, out: Path, state: dict[str, dict[str, Any]], description: str,
+                   say: Callable[[str], None]) -> BatchOutcome:
+    """Every item is finished: say so and rewrite the summary; no worker is needed."""
+    say(_opening(batch, len(batch.items), 0, description, out))
+    table = write_summary(batch, out, state, executor=description)
+    return BatchOutcome(out, table, counts(table))
+
+
+def resume_finished(path: str | Path, overrides: list[str] | tuple[str, ...] = (), out: str | Path | None = None, *,
+                    executor: str = "local", workers: int | None = None, threads: int = 1,
+                    scheduler: str | None = None, progress: Callable[[str], None] | None = None
+                    ) -> BatchOutcome | None:
+    """Resume a batch whose items are all finished, without JAX and without workers.
+
+    The batch comes from its folder's plan (``planned_batch``); when the plan still holds and
+    every item is finished, the summary is rewritten as ``run_batch`` would and the outcome
+    returned. The options are those of ``run_batch`` and are checked the same way.
+
+    Returns:
+        The outcome, or None when there is work to do or no usable plan (then ``load_batch`` and
+        ``run_batch``).
+
+    Raises:
+        SymgradError: a bad option, or a batch file that is missing or not a YAML mapping.
+    """
+    description = describe_runner(executor, workers, threads, scheduler)
+    out = Path(out) if out is not None else Path("runs") / batch_name(path, overrides)
+    batch = planned_batch(path, overrides, out)
+    if batch is None:
+        return None
+    state = load_state(out)
+    if _pending(batch, out, state, rerun=False):
+        return None
+    return _nothing_to_do(batch, out, state, description, progress or (lambda _m: None))
 
 
 def _outcome(future: cf.Future) -> dict[str, Any]:
@@ -248,19 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    progress = None if args.quiet else _stderr
+    options = dict(executor=args.executor, workers=args.workers, threads=args.threads, scheduler=args.scheduler)
     runner = None
     try:
-        # the workers start (and import JAX, sympy and matplotlib) while this process reads and
-        # checks the batch, which needs the same imports
-        runner = make_runner(args.executor, args.workers, args.threads, args.scheduler)
-        runner.start()
-        from .batch_grid import load_batch
-
-        batch = load_batch(args.batch, args.overrides)
-        out = Path(args.out) if args.out else Path("runs") / batch.name
-        outcome = run_batch(batch, out, executor=args.executor, workers=args.workers, threads=args.threads,
-                            scheduler=args.scheduler, rerun=args.rerun, progress=None if args.quiet else _stderr,
-                            runner=runner)
+        # a finished batch is resumed in well under a second: JAX is not even imported
+        outcome = None if args.rerun else resume_finished(args.batch, args.overrides, args.out, progress=progress,
+                                                          **options)
+        if outcome is None:
+            # the workers start (and import JAX, sympy and matplotlib) while this process reads and
+            # checks the batch, which needs the same imports
+            runner = make_runner(args.executor, args.workers, args.threads, args.scheduler)
+            runner.start()
+            batch = load_batch(args.batch, args.overrides)
+            out = Path(args.out) if args.out else Path("runs") / batch.name
+            outcome = run_batch(batch, out, rerun=args.rerun, progress=progress, runner=runner, **options)
     except SymgradError as error:
         if runner is not None:
             runner.close(interrupted=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import importlib.util
 import multiprocessing
 import os
 from concurrent.futures.process import BrokenProcessPool
@@ -19,6 +20,7 @@ from .errors import SymgradError
 
 EXECUTORS = ("local", "dask")
 CONNECT_TIMEOUT = "20s"  # how long to wait for an existing Dask scheduler
+NO_DASK = "--executor dask needs the dask extra; install it with pip install -e \".[dask]\""
 
 
 def usable_cores() -> int:
@@ -32,6 +34,32 @@ def usable_cores() -> int:
 def default_workers(threads: int) -> int:
     """cores // threads per item, at least one."""
     return max(1, usable_cores() // max(1, threads))
+
+
+def _plural(n: int, word: str, suffix: str = "s") -> str:
+    return f"{n} {word}{suffix if n != 1 else ''}"
+
+
+def describe_runner(executor: str, workers: int | None, threads: int, scheduler: str | None) -> str:
+    """Where ``make_runner`` would run the work, in words, without starting anything.
+
+    An existing Dask cluster is named by its address only (its runner adds its worker threads,
+    which it learns by connecting).
+
+    Raises:
+        SymgradError: an impossible combination of options, or ``dask`` without the dask extra.
+    """
+    check_options(executor, workers, threads, scheduler)
+    if executor == "dask":
+        if importlib.util.find_spec("distributed") is None:  # found, not imported: it is slow to load
+            raise SymgradError(NO_DASK)
+        if scheduler is not None:
+            return f"the Dask cluster at {scheduler}"
+        return f"a Dask LocalCluster of {workers or default_workers(threads)} workers x {_plural(threads, 'thread')}"
+    if workers == 0:
+        return InlineRunner.description
+    processes = _plural(workers or default_workers(threads), "local worker process", "es")
+    return f"{processes} x {_plural(threads, 'thread')}"
 
 
 class InlineRunner:
@@ -62,8 +90,7 @@ class LocalRunner:
 
     def __init__(self, workers: int, threads: int) -> None:
         self.capacity, self._threads = workers, threads
-        self.description = f"{workers} local worker process{'es' if workers > 1 else ''} x {threads} thread" \
-                           f"{'s' if threads > 1 else ''}"
+        self.description = describe_runner("local", workers, threads, None)
         # children inherit the environment when they are spawned: BLAS and OpenMP read it when
         # numpy loads, before an initializer could set it; a value the user set is kept
         self._env = _environment({k: v for k, v in thread_environment(threads).items() if k not in os.environ})
@@ -107,8 +134,7 @@ class DaskRunner:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise SymgradError("--executor dask needs the dask extra; install it with pip install -e \".[dask]\"") \
-                from None
+            raise SymgradError(NO_DASK) from None
         self._cluster = None
         if scheduler is None:
             workers = workers or default_workers(threads)
@@ -116,7 +142,7 @@ class DaskRunner:
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                          env=thread_environment(threads), dashboard_address=None)
             self._client = Client(self._cluster)
-            self.description = f"a Dask LocalCluster of {workers} workers x {threads} thread{'s' if threads > 1 else ''}"
+            self.description = describe_runner("dask", workers, threads, None)
         else:
             try:
                 self._client = Client(scheduler, timeout=CONNECT_TIMEOUT)
@@ -127,7 +153,7 @@ class DaskRunner:
             if not slots:
                 self._client.close()
                 raise SymgradError(f"the Dask scheduler at {scheduler!r} has no workers; start some first")
-            self.description = f"the Dask cluster at {scheduler} ({slots} worker threads)"
+            self.description = f"{describe_runner('dask', None, threads, scheduler)} ({slots} worker threads)"
             workers = workers or slots
         self.capacity = workers
         self._executor = self._client.get_executor(pure=False)

@@ -1,5 +1,8 @@
 """The batch's record: item states, and summary.csv / summary.md / summary.html built from the run
-directories, each rewritten atomically so that an interrupted batch always leaves a valid summary."""
+directories, each rewritten atomically so that an interrupted batch always leaves a valid summary.
+
+It reads the runs' JSON files with the standard library: a resume with nothing to do rewrites the
+summary without JAX, sympy or matplotlib."""
 
 from __future__ import annotations
 
@@ -13,12 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .batch_work import NETWORK_FILE
-from .companions.compare import COMPANIONS, companion_names
 from .companions.table import companion_table
 from .config import dump
-from .runs import write_json
 
-if TYPE_CHECKING:  # the grid loads JAX; the command starts its workers before it reads the batch
+if TYPE_CHECKING:
     from .batch_grid import Batch, Item
 
 COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
@@ -56,7 +57,8 @@ def load_state(batch_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def save_state(batch_dir: Path, state: dict[str, dict[str, Any]]) -> None:
-    write_json(batch_dir / STATE_FILE, {"items": state})
+    # plain values only (statuses, seconds, errors): no need for symgrad.runs.write_json's numpy
+    _atomic(batch_dir / STATE_FILE, json.dumps({"items": state}, indent=2))
 
 
 def _result(path: Path) -> dict[str, Any] | None:
@@ -80,6 +82,10 @@ def item_finished(batch_dir: Path, item: Item) -> bool:
 
 def companion_columns(batch: Batch) -> tuple[str, ...]:
     """The companion columns of ``batch``'s summary: none unless an item's config asks for companions."""
+    if not any(item.config.get("companions") for item in batch.items):
+        return ()  # without importing the companions (numpy), which most batches do not ask for
+    from .companions.compare import COMPANIONS, companion_names
+
     asked = {name for item in batch.items for name in companion_names(item.config.get("companions", False))}
     return tuple(f"{group}_{field}" for name in COMPANIONS if name in asked
                  for group in _COMPANION_GROUPS[name] for field in COMPANION_FIELDS)

@@ -152,10 +152,7 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise SymgradError(f"--set {text!r} must look like section.key=value, e.g. train.epochs=20")
     key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise SymgradError(f"--set {text!r}: the value {raw!r} is not valid YAML") from None
+    value = read_yaml(raw, f"the value of --set {key.strip()}") if raw.strip() else None
     parts = key.strip().split(".")
     if not all(parts):
         raise SymgradError(f"--set {text!r} has an empty key part; use section.key=value")
@@ -180,6 +177,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if not sources:
         raise SymgradError("give one of data.concept, data.path, data.formula or data.dataset to say where the data come "
                            "from (a reused model still needs its data for the gradient points)")
+    repeated = sorted({f for f in data["features"] or () if data["features"].count(f) > 1})
+    if repeated:
+        raise SymgradError(f"data.features names {repeated} more than once; list each column once")
     if data["path"] is not None and data["label"] is None:
         raise SymgradError("data.path is set but data.label is not; name the label column of the CSV file")
     if data["formula"] is not None:
@@ -209,6 +209,54 @@ def _check_value(name: str, value: Any, types: tuple, check: Check | None, allow
         raise SymgradError(f"config key {name!r} has the value {value!r}; allowed: {allowed}")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error instead of the
+    last one silently winning (``epochs: 3`` then ``epochs: 400`` would train 400 epochs)."""
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # keys merged in (<<: *anchor) may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            repeated = key in seen
+            seen.add(key)
+        except TypeError:  # an unhashable key: PyYAML's own error names it
+            break
+        if repeated:
+            raise DuplicateKey(key, key_node.start_mark.line + 1)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"key {key!r} given twice")
+        self.key, self.line = key, line
+
+
+def read_yaml(text: str, what: str) -> Any:
+    """Parse YAML ``text`` safely (no code runs) and strictly: a repeated key, nesting deeper
+    than Python can follow or invalid YAML raise one SymgradError naming ``what``
+    (e.g. "config file run.yaml")."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKey as exc:
+        raise SymgradError(f"{what} gives the key {exc.key!r} twice (line {exc.line}); each key may appear once "
+                           "per section, so remove one of them") from None
+    except RecursionError:
+        raise SymgradError(f"{what} is nested too deeply to read; a symgrad config has at most a few levels "
+                           "(section, key, backend option)") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise SymgradError(f"{what} is not valid YAML{line}") from None
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Defaults, then the YAML file, then each ``--set`` override, then validation."""
     config = defaults()
@@ -217,13 +265,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not path.is_file():
             raise SymgradError(f"config file {str(path)!r} does not exist; give the path of a YAML file")
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise SymgradError(f"config file {path.name} is not UTF-8 text; save it as UTF-8") from None
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where is not None else ""
-            raise SymgradError(f"config file {path.name} is not valid YAML{line}") from None
+        loaded = read_yaml(text, f"config file {path.name}") or {}
         config = merge(config, loaded)
     for text in overrides:
         # search.options.KEY=VALUE sets one option; search.options={...} replaces them all

@@ -25,6 +25,9 @@ ALLOWED_CONSTANTS: dict[str, object] = {"pi": sp.pi, "E": sp.E}
 
 # bounds that keep parsing fast: sympy evaluates constant arithmetic exactly
 MAX_FORMULA_LENGTH = 10_000
+# a safe formula name is cut to this length: a 31-node formula over 5000-character column names
+# would exceed MAX_FORMULA_LENGTH, and a report cannot show such a name anyway
+MAX_NAME_LENGTH = 48
 MAX_LOG10 = 300
 MAX_EXPONENT = 1000
 
@@ -59,7 +62,8 @@ def formula_names(columns: Sequence[str]) -> tuple[tuple[str, ...], dict[str, st
     Each header becomes a Python identifier (other characters become ``_``, a leading digit
     gets ``x_``, Unicode is NFKC-normalised as Python does); a reserved name
     (``reserved_names``) gets a trailing ``_`` (``pi`` -> ``pi_``, ``lambda`` -> ``lambda_``);
-    a name already taken by an earlier column gets ``_2``, ``_3``, ...
+    a name already taken by an earlier column gets ``_2``, ``_3``, ...; a name longer than
+    ``MAX_NAME_LENGTH`` characters is cut to that length first.
 
     Returns:
         (names, renamed): d names; {original header: name} for every header that changed.
@@ -71,6 +75,7 @@ def formula_names(columns: Sequence[str]) -> tuple[tuple[str, ...], dict[str, st
         text = re.sub(r"\W+", "_", unicodedata.normalize("NFKC", str(column)).strip()).strip("_") or "x"
         if text[0].isdigit():
             text = f"x_{text}"
+        text = text[:MAX_NAME_LENGTH].rstrip("_")
         while text in reserved:
             text += "_"
         name, counter = text, 2

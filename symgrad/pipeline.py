@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from types import SimpleNamespace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,11 +28,7 @@ from .search.focus import focus_on_boundary
 from .train import TrainReport, accuracy, train_classifier
 from .truth import compare_with_truth
 
-Progress = Callable[[str], None]
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+from .progress import Progress, stderr_line as _stderr, steps
 
 
 def load_data(config: dict[str, Any]) -> tuple[Dataset, Concept | None]:
@@ -62,6 +57,21 @@ def load_data(config: dict[str, Any]) -> tuple[Dataset, Concept | None]:
     if data["classes"] is not None:
         dataset = keep_classes(dataset, [str(c) for c in data["classes"]])
     return dataset, None
+
+
+def data_source(config: dict[str, Any]) -> dict[str, str | None]:
+    """Where the data came from, as the report names it: ``source`` (the CSV file's name, the
+    shipped data set or the concept) and ``label`` (the label column, if any)."""
+    data = config["data"]
+    if data["concept"] is not None:
+        source = f"concept {data['concept']}"
+    elif data["formula"] is not None:
+        source = f"concept {data['formula']}"
+    elif data["dataset"] is not None:
+        source = str(data["dataset"])
+    else:
+        source = Path(str(data["path"])).name
+    return {"source": source, "label": data["label"]}
 
 
 def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
@@ -138,7 +148,8 @@ def gradient_samples(classifier: Classifier, spec: NeuronSpec, split: Split, con
 def run_search(backend: Any, problem: SearchProblem, *, seed: int, progress: Progress) -> SearchResult:
     """The backend's ``SearchResult`` (front, information, interrupted); Ctrl-C keeps what was found."""
     try:
-        return backend.search(problem, seed=seed, progress=progress)
+        with steps(progress, None, "searching"):
+            return backend.search(problem, seed=seed, progress=progress)
     except KeyboardInterrupt:
         # backends return their best-so-far front themselves; reaching here means none existed
         return SearchResult(Front(), interrupted=True)
@@ -193,6 +204,9 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     dataset, concept = load_data(config)
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
     timings["data"] = time.perf_counter() - t0
+    if dataset.left_out:
+        say(f"left out the row-index column(s) {list(dataset.left_out)} (they number the rows); list the features "
+            "in data.features to use them")
     if dataset.renamed:
         say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
         force = config["search"]["force_inputs"]
@@ -231,7 +245,10 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     except BaseException as error:
         error.run_dir = run_folder.fail(error)  # where the failed run (and its error.log) lies
         raise
+    announced = run_folder.target
     run_dir = run_folder.commit()
+    if run_dir != announced:
+        say(f"{announced} was taken by another run meanwhile; this run is in {run_dir}")
     say(f"report: {run_dir / 'report.html'}")
     return load_run(run_dir)
 
@@ -287,6 +304,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     np.savez(run_dir / "gradients.npz", **arrays)
     record.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
                                  holdout_sample, config["gradients"]["band"]))
+    record["data"].update(data_source(config))
     record["status"] = "searching"
     write_json(run_dir / "result.json", record)
 
@@ -362,7 +380,8 @@ def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec
         "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
                  "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
                                                                       len(split.test.y)],
-                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed)},
+                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed),
+                 "left_out": list(dataset.left_out)},
         "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
                   "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
         "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
@@ -72,7 +73,10 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
         complexities: (m,) node counts.
         losses: (m,) held-out losses L = mean(1 - |cos|); shown on a log axis.
         selected_index: position of the chosen formula, highlighted; None for no highlight.
-        labels: optional (m,) formula strings written next to the points.
+        labels: optional (m,) formula strings. The points are then numbered by their position
+            (the ``#`` of the report's front table), where a number fits without overlapping
+            another, and the formulas are listed under the axes by number (at most
+            ``_KEY_ROWS``, the chosen one always).
     """
     c = np.asarray(complexities, dtype=np.float64).ravel()
     loss = np.asarray(losses, dtype=np.float64).ravel()
@@ -83,7 +87,10 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
         raise SymgradError(f"pareto_plot got {len(labels)} labels for {c.shape[0]} formulas; give one per formula")
     if selected_index is not None and not 0 <= selected_index < c.shape[0]:
         raise SymgradError(f"selected_index {selected_index} is outside the front of {c.shape[0]} formulas")
-    fig = InlineFigure(figsize=(7, 4.5))
+    key = [] if labels is None else _pareto_key(labels, selected_index)
+    key_height = _KEY_LINE_INCHES * len(key) + (0.15 if key else 0.0)
+    height = 4.5 + key_height
+    fig = InlineFigure(figsize=(7, height))
     ax = fig.add_subplot()
     ok = np.isfinite(c) & np.isfinite(loss)
     positive = loss[ok & (loss > 0)]
@@ -100,10 +107,6 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
     if selected_index is not None and ok[selected_index]:
         ax.scatter([c[selected_index]], [shown[selected_index]], s=160, facecolors="none",
                    edgecolors="tab:red", linewidths=2, zorder=4, label="chosen")
-    if labels is not None:
-        for i in np.flatnonzero(ok):
-            text = labels[i] if len(labels[i]) <= 40 else labels[i][:37] + "..."
-            ax.annotate(text, (c[i], shown[i]), xytext=(4, 4), textcoords="offset points", fontsize=7)
     if ok.any():
         ax.set_yscale("log")
         # plain "1e-05" labels: mathtext powers of ten cost a third of the figure's rendering
@@ -111,11 +114,62 @@ def pareto_plot(complexities: Sequence[int], losses: Sequence[float], selected_i
         ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     ax.set_xlabel("complexity (nodes)")
     ax.set_ylabel("held-out loss  1 - mean|cos|")
-    ax.set_title("Pareto front")
+    ax.set_title("Pareto front" + (" (numbers: the formulas listed below)" if key else ""))
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
+    legend = ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout(rect=(0, key_height / height, 1, 1))
+    if key:
+        # placed after the layout: the numbers are checked for overlap where they are drawn
+        _number_points(ax, c, shown, ok, selected_index, avoid=legend)
+        # parse_math off: a "$" in a user's column name is not the start of a formula
+        fig.text(0.02, (key_height - 0.1) / height, "\n".join(key), family="monospace", fontsize=7, va="top",
+                 parse_math=False)
     return fig
+
+
+# The key under a Pareto plot: 7-point monospace fits about 115 characters in the figure's 7 inches.
+_KEY_ROWS = 12
+_KEY_CHARS = 105
+_KEY_LINE_INCHES = 0.125
+
+
+def _pareto_key(labels: Sequence[str], selected_index: int | None) -> list[str]:
+    """Lines ``"#i  formula"`` for at most ``_KEY_ROWS`` formulas, simplest first and the chosen one
+    always, each cut to ``_KEY_CHARS`` characters; a last line counts those left out."""
+    shown = list(range(min(len(labels), _KEY_ROWS)))
+    if selected_index is not None and selected_index not in shown:
+        shown[-1] = selected_index
+    lines = []
+    for i in shown:
+        text = " ".join(str(labels[i]).split())
+        line = f"#{i:<3d} {text}"
+        lines.append(line if len(line) <= _KEY_CHARS else line[:_KEY_CHARS - 3] + "...")
+    if len(labels) > len(shown):
+        lines.append(f"... {len(labels) - len(shown)} more formulas, not listed")
+    return lines
+
+
+def _number_points(ax, c: np.ndarray, shown: np.ndarray, ok: np.ndarray, selected_index: int | None,
+                   avoid) -> None:
+    """Write each point's index beside it, on the first side where it overlaps neither the legend
+    nor a number already written; a point with no free side stays unnumbered. The chosen point is
+    numbered first, so it always is."""
+    renderer = FigureCanvasAgg(ax.figure).get_renderer()  # what savefig draws with
+    taken = [avoid.get_window_extent(renderer)]
+    indices = [int(i) for i in np.flatnonzero(ok)]
+    if selected_index is not None and selected_index in indices:
+        indices.remove(selected_index)
+        indices.insert(0, selected_index)
+    sides = ((4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"))
+    for i in indices:
+        for dx, dy, ha, va in sides:
+            number = ax.annotate(str(i), (c[i], shown[i]), xytext=(dx, dy), textcoords="offset points",
+                                 ha=ha, va=va, fontsize=8)
+            box = number.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                break
+            number.remove()
 
 
 def value_plot(neuron_values: np.ndarray, formula_values: np.ndarray) -> InlineFigure:
@@ -230,7 +284,8 @@ def relevance_plot(scores: Sequence[float], names: Sequence[str]) -> InlineFigur
     fig = InlineFigure(figsize=(6, max(2.0, 0.35 * len(names) + 1.2)))
     ax = fig.add_subplot()
     ax.barh([str(names[k]) for k in order], scores[order], color="tab:blue")
-    ax.set_xlabel("relevance: mean |normalised gradient component|")
+    # two lines: long input names leave the bars too narrow for the label on one
+    ax.set_xlabel("relevance:\nmean |normalised gradient component|")
     ax.set_title("input relevance")
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()

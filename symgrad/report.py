@@ -21,25 +21,42 @@ from .verdict import _finite, _get
 
 _FRONT_METRICS = (("loss_near", "L near boundary"), ("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
+# The page must fit a laptop window whatever the user's names and formulas: long words wrap
+# (anywhere inside table cells, where a long name would otherwise widen the whole table), numbers
+# and short words never break, and images shrink to the column. Inline code has no vertical
+# padding: its background would hide the underscores of the line above (mean_radius).
 _CSS = """
-body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;background:#fff}
+body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;padding:0 16px;max-width:1100px;color:#222;
+background:#fff;overflow-wrap:break-word;line-height:1.4}
 h1{font-size:26px;border-bottom:3px solid #2b6cb0;padding-bottom:6px}
 h2{font-size:20px;margin-top:28px;color:#2b4c7e}
-table{border-collapse:collapse;margin:8px 0;font-size:14px}
+table{border-collapse:collapse;margin:8px 0;font-size:14px;max-width:100%}
 th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere}
+td.word{white-space:nowrap}
 th{background:#e8eef7}
 tr.chosen td{background:#fff4cc;font-weight:bold}
-code,pre{font-family:Menlo,Consolas,monospace;background:#f3f3f3;padding:2px 4px}
+code,pre{font-family:Menlo,Consolas,monospace;background:#f3f3f3;padding:0 3px;overflow-wrap:anywhere}
 pre{padding:10px;white-space:pre-wrap;word-break:break-all}
+img{max-width:100%;height:auto}
 .verdict{padding:12px 16px;border-radius:6px;font-size:17px;margin:12px 0}
 .verdict.faithful{background:#dff5e1;border:2px solid #2f855a}
 .verdict.not_found{background:#fde8e8;border:2px solid #c53030}
 .verdict.cannot_judge{background:#fff4d6;border:2px solid #b7791f}
 .verdict.approximate{background:#fff4d6;border:2px solid #b7791f}
 figure{margin:16px 0}
-figure img{max-width:100%;border:1px solid #ddd}
+figure img{border:1px solid #ddd}
 figcaption{font-size:13px;color:#555}
 """
+# a table cell of one word up to this long (a number, a source, a class name) stays on one line
+_WORD_CHARS = 24
+# Markdown punctuation that would turn user text into emphasis, code or links; an underscore
+# inside a word (mean_radius) is literal in CommonMark and is left alone to keep names readable.
+_MD_PUNCTUATION = re.compile(r"[\\`*\[\]~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# a code span shows its text verbatim: it cannot hold these escaped
+_NOT_FOR_CODE = re.compile(r"[<>&`]")
+# visible characters of one line of the drawn formula (about 1000 pixels at the report's size)
+_FORMULA_LINE_CHARS = 50
 
 
 def write_report(run_dir: str | Path, summary: Mapping[str, Any],
@@ -52,14 +69,15 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
     Expected ``summary`` (only ``features``, ``front`` and ``best`` are required)::
 
         {
-          "title": str,                      # optional, default "symgrad report"
+          "title": str,                      # optional, default "symgrad report"; the data set and
+                                             # label (data.source, data.label) are added to it
           "features": [str, ...],            # input names, column order
           "neuron": str,                     # e.g. "output logit" or "layer 1 unit 3 (post)"
           "decides": bool,                   # optional, default true; false: a hidden unit or function
           "front": [entry, ...],             # the re-scored Pareto front, simplest first
           "best": entry,                     # the chosen formula
           "verdict": {"kind": str, "sentence": str},  # optional; else computed by verdict()
-          "data": {str: value},              # e.g. source, n_samples, n_features, truth
+          "data": {str: value},              # e.g. source, label, n_samples, n_features, truth
           "model": {str: value},             # e.g. hidden, activation, test_accuracy
           "timings": {str: seconds},         # e.g. train, gradients, search, total
           "versions": {str: str},            # e.g. symgrad, jax, pyoperon
@@ -104,7 +122,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
     if formula_png is not None:
         (figure_dir / "formula.png").write_bytes(formula_png)
 
-    title = str(summary.get("title") or "symgrad report")
+    title = _title(summary)
     sections = _sections(summary, best, best_metrics, front, features)
     html_path = run_dir / "report.html"
     reading = _reading(best, bool(summary.get("decides", True)))
@@ -117,6 +135,21 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any],
 
 
 # ----------------------------------------------------------------------------- content
+
+
+def _title(summary: Mapping[str, Any]) -> str:
+    """The given title followed by the data set and its label column, so that a browser tab or a
+    folder of reports says which data each one explains.
+
+    Runs written before result.json named its ``data.source`` keep their title as it was, and a
+    title that already names the source is not repeated.
+    """
+    title = str(summary.get("title") or "symgrad report")
+    data = summary.get("data") or {}
+    source, label = data.get("source"), data.get("label")
+    if not source or str(source) in title:
+        return title
+    return f"{title} — {source}" + (f" (label: {label})" if label else "")
 
 
 def _verdict_of(summary: Mapping[str, Any], best_metrics: Mapping[str, Any], front: list) -> tuple[str, str]:
@@ -204,12 +237,23 @@ def _html(title: str, kind: str, sentence: str, best: Mapping[str, Any], reading
         out.append("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
         for i, row in enumerate(rows):
             cls = ' class="chosen"' if i == chosen else ""
-            cells = [f"<code>{esc(c)}</code>" if h == "expression" else f"<pre>{esc(c)}</pre>" if h == "rule"
-                     else esc(c) for h, c in zip(header, row)]
-            out.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            out.append(f"<tr{cls}>" + "".join(_html_cell(h, c) for h, c in zip(header, row)) + "</tr>")
         out.append("</tbody></table>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
+
+
+def _html_cell(header: str, text: str) -> str:
+    """One table cell: a formula as code, a rule as preformatted text, and a short word (a number,
+    a class name) marked to stay on one line while everything else may wrap anywhere."""
+    esc = html.escape
+    if header == "expression":
+        return f"<td><code>{esc(text)}</code></td>"
+    if header == "rule":
+        return f"<td><pre>{esc(text)}</pre></td>"
+    if len(text) <= _WORD_CHARS and not any(ch.isspace() for ch in text):
+        return f'<td class="word">{esc(text)}</td>'
+    return f"<td>{esc(text)}</td>"
 
 
 def _html_figures(images: list) -> list[str]:
@@ -223,11 +267,14 @@ def _html_figures(images: list) -> list[str]:
 
 def _markdown(title: str, sentence: str, best: Mapping[str, Any], reading: str, latex: str | None,
               has_formula_png: bool, sections: list, images: list) -> str:
-    out = [f"# {title}", "", f"**Verdict:** {sentence}", "", "## Chosen formula", "",
-           "```", f"g = {best.get('expression', '')}", "```", "",
-           f"Complexity {_fmt(best.get('complexity'))}, held-out L {_fmt(best.get('loss'))}. {reading}", ""]
+    """report.md; every piece of user text goes through ``_md_text``, ``_md_cell`` or ``_md_code``,
+    so that a renderer that passes HTML through shows the user's names as text."""
+    out = [f"# {_md_text(title)}", "", f"**Verdict:** {_md_text(sentence)}", "", "## Chosen formula", ""]
+    out += _md_formula_block(f"g = {best.get('expression', '')}")
+    out += [f"Complexity {_md_text(_fmt(best.get('complexity')))}, held-out L {_md_text(_fmt(best.get('loss')))}. "
+            f"{_md_text(reading)}", ""]
     if latex:
-        out += ["$$", latex, "$$", ""]
+        out += ["$$", _md_latex(latex), "$$", ""]
     if has_formula_png:
         out += ["![formula](report_figures/formula.png)", ""]
     for section in sections:
@@ -235,11 +282,10 @@ def _markdown(title: str, sentence: str, best: Mapping[str, Any], reading: str, 
             out += _markdown_figures(images)
             continue
         heading, header, rows, chosen = section
-        out += [f"## {heading}", "", "| " + " | ".join(_md_cell(h) for h in header) + " |",
+        out += [f"## {_md_text(heading)}", "", "| " + " | ".join(_md_cell(h) for h in header) + " |",
                 "|" + "---|" * len(header)]
         for i, row in enumerate(rows):
-            # Formulas go in backticks so ** and _ are not read as emphasis.
-            cells = [f"`{_md_cell(c)}`" if h == "expression" else
+            cells = [_md_code(c).replace("|", "\\|") if h == "expression" else
                      "<br>".join(_md_cell(line) for line in c.splitlines()) if h == "rule" else _md_cell(c)
                      for h, c in zip(header, row)]
             if i == chosen:
@@ -252,8 +298,42 @@ def _markdown(title: str, sentence: str, best: Mapping[str, Any], reading: str, 
 def _markdown_figures(images: list) -> list[str]:
     out = ["## Figures", ""] if images else []
     for name, stem, _ in images:
-        out += [f"![{name}](report_figures/{stem}.png)", "", f"*{_md_cell(name)}*", ""]
+        out += [f"![{_md_text(name)}](report_figures/{stem}.png)", "", f"*{_md_cell(name)}*", ""]
     return out
+
+
+def _md_text(text: Any) -> str:
+    """User text for Markdown prose: HTML characters as entities (a renderer shows them, it does
+    not run them) and Markdown punctuation escaped (``x0**2`` is not read as bold)."""
+    text = _MD_PUNCTUATION.sub(lambda match: "\\" + match.group(0), str(text))
+    return html.escape(text, quote=False)
+
+
+def _md_cell(text: Any) -> str:
+    """User text for one Markdown table cell: ``_md_text`` on one line, with ``|`` escaped."""
+    return _md_text(" ".join(str(text).splitlines())).replace("|", "\\|")
+
+
+def _md_code(text: Any) -> str:
+    """A formula as a code span (verbatim, so ``**`` and ``_`` stay as written), or as escaped
+    prose where it holds characters that a code span would show unescaped."""
+    text = " ".join(str(text).split())
+    if _NOT_FOR_CODE.search(text):
+        return _md_text(text)
+    return f"`{text}`"
+
+
+def _md_formula_block(text: str) -> list[str]:
+    """The chosen formula as a fenced code block, or as an escaped paragraph (see ``_md_code``)."""
+    if _NOT_FOR_CODE.search(text):
+        return [_md_text(text), ""]
+    return ["```", text, "```", ""]
+
+
+def _md_latex(latex: str) -> str:
+    """LaTeX for a ``$$`` block, whose text a Markdown renderer may pass through as HTML: the
+    HTML characters a user's name can bring in become their LaTeX commands."""
+    return latex.replace("&", "\\&").replace("<", "\\lt ").replace(">", "\\gt ")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -295,11 +375,51 @@ def _latex_or_none(expression: Any, features: list[str]) -> str | None:
 def _mathtext_png(latex: str) -> bytes | None:
     """The formula drawn by matplotlib's mathtext, or None where mathtext cannot parse it."""
     fig = Figure(figsize=(0.1, 0.1))
-    fig.text(0.0, 0.0, f"$g = {latex}$", fontsize=18)
+    # one line per group of terms: a long formula drawn on one line would be shrunk to the page's
+    # width and become unreadable
+    first, *rest = _formula_lines(latex)
+    fig.text(0.0, 0.0, "\n".join([f"$g = {first}$"] + [rf"$\qquad {line}$" for line in rest]), fontsize=18)
     try:
         return figure_to_png_bytes(fig, dpi=120, crop=True)
     except (ValueError, RuntimeError):  # mathtext supports a subset of LaTeX
         return None
+
+
+# what the line breaks of a formula look at: brace groups and \left ... \right pairs (inside
+# which no break is made), other commands and escapes (skipped), and top-level + and -
+_LATEX_TOKEN = re.compile(r"\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\[A-Za-z]+|\\.|[{}]| [+-] ")
+
+
+def _formula_lines(latex: str, width: int = _FORMULA_LINE_CHARS) -> list[str]:
+    """``latex`` cut into lines of about ``width`` visible characters, each line starting with a
+    top-level ``+`` or ``-`` term (except the first), so that each line is valid LaTeX on its own.
+
+    A single term longer than ``width`` stays whole on its own line.
+    """
+    terms, depth, start = [], 0, 0
+    for match in _LATEX_TOKEN.finditer(latex):
+        token = match.group(0)
+        if token in ("{", r"\left"):
+            depth += 1
+        elif token in ("}", r"\right"):
+            depth -= 1
+        elif token.startswith(" ") and depth == 0:
+            terms.append(latex[start:match.start()])
+            start = match.start() + 1  # the next term starts at its sign
+    terms.append(latex[start:])
+    lines: list[str] = []
+    for term in terms:
+        if lines and _visible_length(lines[-1] + term) <= width:
+            lines[-1] += " " + term
+        else:
+            lines.append(term)
+    return lines
+
+
+def _visible_length(latex: str) -> int:
+    """About how many characters ``latex`` draws: commands, braces and ``^`` ``_`` left out, an
+    escaped character (``\\_``) counted once."""
+    return len(re.sub(r"\\[A-Za-z]+|(?<!\\)[{}^_]|\\", "", latex))
 
 
 def _data_uri(png: bytes) -> str:
@@ -325,7 +445,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, Mapping):
         return json.dumps(value, default=str)
     return str(value)
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")

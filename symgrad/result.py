@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -193,8 +194,7 @@ class Result:
         if self.artifacts.gradients:
             return dict(self.artifacts.gradients)
         if self.path is not None and (self.path / "gradients.npz").is_file():
-            with np.load(self.path / "gradients.npz", allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
+            return _read_gradients(self.path / "gradients.npz", len(self.features))
         raise SymgradError("this result has no gradient samples (its run directory lacks gradients.npz)")
 
     @property
@@ -373,6 +373,32 @@ class Result:
 # ----------------------------------------------------------------------------- run directories
 
 
+GRADIENT_ARRAYS = ("x", "directions", "values", "x_holdout", "directions_holdout", "values_holdout")
+
+
+def _read_gradients(file: Path, n_inputs: int) -> dict[str, np.ndarray]:
+    """The arrays of a run's gradients.npz (no pickles), checked for the arrays and shapes the
+    plots need; a damaged or foreign file raises one SymgradError."""
+    damaged = (f"{str(file)!r} is damaged or not a symgrad gradients file; rerun the job to write it again "
+               "(the formulas in result.json do not need it)")
+    try:
+        loaded = np.load(file, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # a single .npy array, not an archive of arrays
+            raise SymgradError(damaged)
+        with loaded as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        raise SymgradError(damaged) from None
+    if any(k not in arrays for k in GRADIENT_ARRAYS):
+        raise SymgradError(damaged)
+    for points, directions in (("x", "directions"), ("x_holdout", "directions_holdout")):
+        a, b = arrays[points], arrays[directions]
+        if a.ndim != 2 or a.shape != b.shape or (n_inputs and a.shape[1] != n_inputs) \
+                or not (np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating)):
+            raise SymgradError(damaged)
+    return arrays
+
+
 def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, Any] | None = None) -> None:
     """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report
     (with the result's figures and ``extra_figures``, e.g. the companions')."""
@@ -430,19 +456,22 @@ def _truth_note(record: Mapping[str, Any]) -> str | None:
 
 
 def load_run(path: str | Path) -> Result:
-    """Load a run directory (JSON and npz only; no code runs)."""
-    from .runs import RESULT_FORMAT
+    """Load a run directory (JSON and npz only; no code runs).
+
+    Raises:
+        SymgradError: no run there, or its result.json is damaged or inconsistent (one sentence
+            naming what is wrong; see ``symgrad.record.check_record``).
+    """
+    from .record import check_model_inputs, check_record
 
     path = Path(path)
     result_file = path / "result.json"
     if not result_file.is_file():
         raise SymgradError(f"{str(path)!r} is not a symgrad run directory (no result.json)")
     try:
-        record = json.loads(result_file.read_text())
-    except json.JSONDecodeError:
+        record = json.loads(result_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise SymgradError(f"{str(result_file)!r} is not valid JSON; the run directory is damaged") from None
-    if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
-        raise SymgradError(f"{str(result_file)!r} is not a symgrad result (format "
-                           f"{record.get('format') if isinstance(record, dict) else None!r})")
+    check_record(record, where=repr(str(result_file)))
+    check_model_inputs(record, path / "model.npz", where=repr(str(result_file)))
     return Result.from_record(record, path=path)
-

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import SymgradError
@@ -32,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the job; returns the exit code (see ``EXIT_CODES``)."""
     args = build_parser().parse_args(argv)
+    with _stop_signals():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     run = None
     try:
         from .config import load_config
@@ -44,23 +53,68 @@ def main(argv: list[str] | None = None) -> int:
                 raise SymgradError(problem)
         # JAX and the search engines load only now, once the config and --out are known to be good
         from .pipeline import interpret
+        from .progress import Console
         from .summary import print_summary
 
         run = interpret(config, out=args.out, model_path=args.model, overwrite=args.overwrite or None,
-                        progress=None if args.quiet else _progress, config_name=Path(args.config).stem)
+                        progress=None if args.quiet else Console(), config_name=Path(args.config).stem)
         print_summary(run)
+        sys.stdout.flush()
     except SymgradError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as error:
+        how = "terminated (SIGTERM)" if isinstance(error, Terminated) else "interrupted"
+        if run is not None:  # the run was complete and in place; only its summary was cut short
+            print(f"{how} while printing the summary; the finished run is in {run.path}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         where = getattr(error, "run_dir", None)
-        print("interrupted" + (f"; the unfinished run is in {where}" if where else ""), file=sys.stderr)
+        print(how + (f"; the unfinished run is in {where}" if where else "; nothing was written"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug, not the user's input: one line here, the traceback in a file
         log = _write_log(error, run)
         print(f"error: internal error ({type(error).__name__}: {error}); the traceback is in {log}", file=sys.stderr)
         return EXIT_INTERNAL
     return EXIT_INTERRUPTED if run.result.get("status") == "interrupted" else EXIT_FINISHED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler's time limit): handled as Ctrl-C is, so the run stops the
+    same way (the search keeps its best-so-far front) and says so."""
+
+
+def _on_signal(signum, _frame) -> None:
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _redeliver_swallowed(unraisable, previous) -> None:
+    """``sys.unraisablehook`` while a run goes on: a Ctrl-C or SIGTERM that arrived inside a
+    garbage-collector or weak-reference callback (JAX registers such callbacks) would be printed
+    as 'ignored' and dropped, and the run would go on; it is sent again a moment later instead."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        number = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+        threading.Timer(0.05, os.kill, (os.getpid(), number)).start()
+        return
+    previous(unraisable)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """Ctrl-C and SIGTERM stop the run with a message, also when they arrive inside a callback
+    that would swallow them (``_redeliver_swallowed``); the handlers that were there before are
+    restored afterwards. Only the main thread may set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_redeliver_swallowed, previous=previous_hook)
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous_hook
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _write_log(error: Exception, run) -> Path:
@@ -84,9 +138,7 @@ def _write_log(error: Exception, run) -> Path:
     return log
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a late Ctrl-C must not print a traceback at exit
+    sys.exit(code)

@@ -92,6 +92,17 @@ def _protected(path: Path) -> str | None:
     return None
 
 
+def _unmodifiable(path: Path) -> str | None:
+    """Why the run folder ``path`` could not be replaced by this user (checked before any work
+    is done, not found after training), or None."""
+    parent = path.parent if str(path.parent) else Path(".")
+    for folder, role in ((parent, "the folder holding it"), (path, "it")):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return (f"run folder {str(path)!r} cannot be replaced: {role} is not writable by this user; give "
+                    "another folder with --out")
+    return None
+
+
 def replace_problem(path: str | Path, *, overwrite: bool) -> str | None:
     """None if a run may be written at ``path``, else the reason it may not (one sentence).
 
@@ -123,7 +134,7 @@ def replace_problem(path: str | Path, *, overwrite: bool) -> str | None:
         return (f"{shown!r} holds files that are not part of a symgrad run ({example}); symgrad replaces only "
                 "its own run folders, so give another folder")
     if status in UNFINISHED or overwrite:
-        return None
+        return _unmodifiable(path)
     return f"run folder {shown!r} already holds a {status} run; give another folder or pass --overwrite to replace it"
 
 
@@ -140,14 +151,30 @@ class RunDirectory:
     target: Path
     path: Path
     overwrite: bool
+    numbered: Path | None = None
 
     def commit(self) -> Path:
-        """Move the complete run to ``target`` (replacing what may be replaced); returns ``target``."""
-        problem = replace_problem(self.target, overwrite=self.overwrite)
-        if problem is not None:  # something appeared there while the run was written
-            raise SymgradError(f"{problem}; the new run is kept in {str(self.path)!r}")
-        _swap(self.path, self.target)
-        return self.target
+        """Move the complete run to ``target`` (replacing what may be replaced); returns ``target``.
+
+        If a run appeared at ``target`` meanwhile (two runs started together), a run whose
+        folder was chosen by name (``numbered``: ``output.dir/NAME``) moves to the first free
+        numbered sibling (``NAME-2``, ``NAME-3``, ...) instead;
+        a run given its folder explicitly stops with one sentence and stays in its hidden folder.
+        """
+        for _ in range(1000):
+            problem = replace_problem(self.target, overwrite=self.overwrite)
+            if problem is None:
+                try:
+                    _swap(self.path, self.target)
+                    return self.target
+                except OSError:  # taken between the check and the move
+                    if self.numbered is None:
+                        raise
+            elif self.numbered is None:
+                raise SymgradError(f"{problem}; the new run is kept in {str(self.path)!r}")
+            self.target = _first_free(self.numbered, overwrite=self.overwrite)
+        raise SymgradError(f"no free run folder next to {str(self.target)!r}; the new run is kept in "
+                           f"{str(self.path)!r}")
 
     def fail(self, error: BaseException) -> Path | None:
         """Record a failed run: ``status`` failed and the error in ``result.json`` (and the
@@ -225,14 +252,21 @@ def prepare_run_dir(base: str | Path, name: str | None, *, stem: str, overwrite:
     else:
         if os.path.lexists(base) and not base.is_dir():
             raise SymgradError(f"output.dir {str(base)!r} is a file, not a folder; give a folder for the runs")
-        stem = safe_name(name or stem)
-        target, counter = base / stem, 2
-        while replace_problem(target, overwrite=overwrite) is not None:
-            target, counter = base / f"{stem}-{counter}", counter + 1
+        target = _first_free(base / safe_name(name or stem), overwrite=overwrite)
     staging = target.with_name(f".{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         staging.mkdir(parents=True)
     except OSError as exc:
         raise SymgradError(f"cannot create the run folder {str(target)!r} ({exc.strerror or exc}); "
                            "give a folder you can write to") from None
-    return RunDirectory(target=target, path=staging, overwrite=overwrite)
+    return RunDirectory(target=target, path=staging, overwrite=overwrite,
+                        numbered=None if explicit else base / safe_name(name or stem))
+
+
+def _first_free(named: Path, *, overwrite: bool) -> Path:
+    """``named`` (e.g. ``runs/A1``) if a run may be written there, else the first free numbered
+    sibling ``runs/A1-2``, ``runs/A1-3``, ..."""
+    target, counter = named, 2
+    while replace_problem(target, overwrite=overwrite) is not None:
+        target, counter = named.with_name(f"{named.name}-{counter}"), counter + 1
+    return target

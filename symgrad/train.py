@@ -15,6 +15,11 @@ from flax import nnx
 from .data.tables import Dataset
 from .errors import SymgradError
 from .model import Classifier, MLP, check_activation
+from .progress import steps
+
+# bytes per parameter while training: float32 weights, gradients, Adam's two moments and the
+# update, with room for XLA's temporaries
+_TRAIN_BYTES_PER_PARAMETER = 4 * 8
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,8 @@ def train_classifier(train: Dataset, validation: Dataset, *, hidden: Sequence[in
         hidden: hidden layer widths.
         activation: relu, elu, silu, tanh or gelu (smooth ones give cleaner gradients).
         seed: seeds initialisation and minibatch order.
-        progress: called with one line per epoch.
+        progress: receives one line when training ends; a ``symgrad.progress.Console`` also
+            shows a bar over the epochs on a terminal.
 
     Returns:
         The classifier (raw-unit inputs) and a TrainReport.
@@ -78,6 +84,7 @@ def train_classifier(train: Dataset, validation: Dataset, *, hidden: Sequence[in
     y_train, y_val = jnp.asarray(train.y), jnp.asarray(validation.y)
 
     n_out = 1 if n_classes == 2 else n_classes
+    check_memory(train.n_features, [int(h) for h in hidden], n_out)
     model = MLP(train.n_features, [int(h) for h in hidden], n_out, activation, rngs=nnx.Rngs(seed))
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adamw(learning_rate, weight_decay=weight_decay) if weight_decay else optax.adam(learning_rate)
@@ -103,28 +110,27 @@ def train_classifier(train: Dataset, validation: Dataset, *, hidden: Sequence[in
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_accuracy": []}
     best = (np.inf, params, 0)
     epoch = 0
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
-        losses = []
-        for i in range(0, n - batch_size + 1, batch_size):
-            idx = order[i:i + batch_size]
-            params, opt_state, loss = step(params, opt_state, z_train[idx], y_train[idx])
-            losses.append(loss)
-        val_loss, val_logits = evaluate(params, z_val, y_val)
-        val_loss = float(val_loss)
-        val_acc = _accuracy(np.asarray(val_logits), validation.y, n_classes)
-        history["train_loss"].append(float(np.mean(jnp.stack(losses))))
-        history["val_loss"].append(val_loss)
-        history["val_accuracy"].append(val_acc)
-        if progress is not None:
-            progress(f"epoch {epoch:3d}/{epochs}  train loss {history['train_loss'][-1]:.4f}  "
-                     f"val loss {val_loss:.4f}  val acc {val_acc:.3f}")
-        if not np.isfinite(val_loss):
-            raise SymgradError(f"training diverged at epoch {epoch} (validation loss {val_loss}); lower train.learning_rate")
-        if val_loss < best[0]:
-            best = (val_loss, params, epoch)
-        elif epoch - best[2] >= patience:
-            break
+    with steps(progress, epochs, "training") as advance:
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(n)
+            losses = []
+            for i in range(0, n - batch_size + 1, batch_size):
+                idx = order[i:i + batch_size]
+                params, opt_state, loss = step(params, opt_state, z_train[idx], y_train[idx])
+                losses.append(loss)
+            val_loss, val_logits = evaluate(params, z_val, y_val)
+            val_loss = float(val_loss)
+            val_acc = _accuracy(np.asarray(val_logits), validation.y, n_classes)
+            history["train_loss"].append(float(np.mean(jnp.stack(losses))))
+            history["val_loss"].append(val_loss)
+            history["val_accuracy"].append(val_acc)
+            advance(status=f"val loss {val_loss:.4f}, val acc {val_acc:.3f}")
+            if not np.isfinite(val_loss):
+                raise SymgradError(f"training diverged at epoch {epoch} (validation loss {val_loss}); lower train.learning_rate")
+            if val_loss < best[0]:
+                best = (val_loss, params, epoch)
+            elif epoch - best[2] >= patience:
+                break
     params = best[1]
     model = nnx.merge(graphdef, params)
     classifier = Classifier.from_arrays(*zip(*model.dense_layers()), activation=activation,
@@ -134,7 +140,51 @@ def train_classifier(train: Dataset, validation: Dataset, *, hidden: Sequence[in
                          train_accuracy=_accuracy(classifier.logits(train.x), train.y, n_classes),
                          validation_accuracy=_accuracy(classifier.logits(validation.x), validation.y, n_classes),
                          seconds=time.perf_counter() - start)
+    if progress is not None:
+        progress(f"trained {epoch} epochs in {report.seconds:.1f} s; kept epoch {best[2]} (validation loss "
+                 f"{best[0]:.4f}, validation accuracy {report.validation_accuracy:.3f})")
     return classifier, report
+
+
+def parameter_count(n_inputs: int, hidden: Sequence[int], n_outputs: int) -> int:
+    """Weights and biases of an MLP with these layer widths."""
+    widths = [n_inputs, *hidden, n_outputs]
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def check_memory(n_inputs: int, hidden: Sequence[int], n_outputs: int) -> None:
+    """Refuse, before anything is allocated, a network whose training needs more memory than
+    this machine (or the accelerator JAX uses) has free."""
+    needed = parameter_count(n_inputs, hidden, n_outputs) * _TRAIN_BYTES_PER_PARAMETER
+    free = _free_memory()
+    if free is not None and needed > free:
+        raise SymgradError(f"model.hidden {list(hidden)} gives {parameter_count(n_inputs, hidden, n_outputs):,} "
+                           f"parameters, whose training needs about {needed / 2**30:.1f} GiB, but about "
+                           f"{free / 2**30:.1f} GiB are free; use narrower layers such as [60, 60]")
+
+
+def _free_memory() -> int | None:
+    """Bytes free for training: the accelerator's limit when JAX uses one, else the host's
+    available memory (None if neither can be read)."""
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - memory_stats is optional and backend-specific
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def accuracy(classifier: Classifier, data: Dataset) -> float:

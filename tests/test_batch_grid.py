@@ -152,3 +152,10 @@ def test_threads_rule():
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
     assert thread_environment(4)["OMP_NUM_THREADS"] == "4"
     assert default_workers(1) >= 1 and default_workers(10_000) == 1
+
+
+def test_a_key_given_twice_in_a_batch_file_is_refused(tmp_path):
+    path = tmp_path / "batch.yaml"
+    path.write_text("base: null\nseeds: [0]\nseeds: [1, 2]\n")
+    with pytest.raises(SymgradError, match="gives the key 'seeds' twice"):
+        load_batch(path)

@@ -1,6 +1,7 @@
 """The main job end to end on a tiny budget, its run directory, and its one-sentence errors."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -240,3 +241,102 @@ def test_every_public_name_resolves_lazily():
         assert getattr(symgrad, name) is not None, name
     with pytest.raises(AttributeError):
         symgrad.no_such_name
+
+
+def test_sigterm_stops_the_run_with_a_message(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "symgrad.run", A1, "--out", str(out), *sets(TINY),
+            "--set", "train.epochs=100000", "--set", "train.patience=100000"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until training is under way
+        lines.append(proc.stderr.readline())
+        if lines[-1].startswith("training a"):
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, lines + [err]
+    assert "terminated (SIGTERM); the unfinished run is in" in err and "Traceback" not in err
+    assert json.loads((out / "result.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("where", ["gc callback", "weakref callback"])
+def test_ctrl_c_inside_a_callback_that_swallows_exceptions_still_stops_the_run(where):
+    import gc
+    import os
+    import signal
+    import time
+    import weakref
+
+    from symgrad.run import _stop_signals
+
+    fired = []
+
+    def interrupt_here(*_args):
+        # JAX registers such callbacks; an exception raised inside one is printed and dropped
+        if not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(100_000):  # the handler runs here, inside the callback
+                pass
+
+    class Thing:
+        pass
+
+    with _stop_signals():  # the handlers first: a collection may start at any allocation
+        gc.callbacks.append(interrupt_here) if where == "gc callback" else None
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                if where == "gc callback":
+                    gc.collect()
+                else:
+                    thing = Thing()
+                    reference = weakref.ref(thing, interrupt_here)
+                    del thing
+                time.sleep(5)
+        finally:
+            if interrupt_here in gc.callbacks:
+                gc.callbacks.remove(interrupt_here)
+    assert fired and (where == "gc callback" or reference() is None)
+
+
+def test_a_network_too_big_for_memory_is_refused_before_allocating(tmp_path, capsys):
+    code, _, err = run_cli([A1, "--out", str(tmp_path / "big"), "--quiet", *sets(TINY),
+                            "--set", "model.hidden=[100000, 100000]"], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "model.hidden [100000, 100000] gives 10,000,500,001 parameters" in err
+
+
+def test_the_first_readme_command_is_short_and_shows_a_bar_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    # the README's first command, on a terminal (stderr a pseudo-terminal) and in a log
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "symgrad.run", A1, "--out", str(tmp_path / "tty")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "COLUMNS": "100"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    stdout = proc.communicate(timeout=600)[0].decode()
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, terminal
+    assert "training" in terminal and "━" in terminal, terminal  # rich's bar
+    logged = subprocess.run([sys.executable, "-m", "symgrad.run", A1, "--out", str(tmp_path / "log")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    lines = (logged.stdout + logged.stderr).splitlines()
+    assert logged.returncode == 0 and len(lines) <= 30, lines
+    assert "━" not in logged.stderr and not re.search(r"epoch +\d+/\d+", logged.stderr)  # no line per epoch
+    assert "best formula: x0**2 + 2*x1**2" in stdout and "best formula: x0**2 + 2*x1**2" in logged.stdout

@@ -118,7 +118,7 @@ def test_report_shows_the_comparison(tmp_path, a1_evidence):
                                                  "companions": companions})
     md = md_path.read_text()
     assert "## Comparison with surrogates" in md and "| decision tree | 0.9 | 0.95 | 13 |" in md
-    assert "| decision tree | \\|--- x0 <= 0.5<br>\\|   \\|--- class: 1 |" in md
+    assert "| decision tree | \\|--- x0 &lt;= 0.5<br>\\|   \\|--- class: 1 |" in md
     assert "<pre>|--- x0 &lt;= 0.5\n|   |--- class: 1</pre>" in html_path.read_text()
     _, md_path = write_report(tmp_path / "plain", {"features": ["x0", "x1"], "front": [best], "best": best})
     assert "Comparison with surrogates" not in md_path.read_text()

@@ -98,3 +98,40 @@ def test_backend_options_from_file_and_several_overrides_add_up(tmp_path):
     assert config["search"]["options"] == {"max_terms": 2, "include": ["linear", "square"]}
     # a whole mapping replaces them all
     assert load_config(path, ["search.options={}"])["search"]["options"] == {}
+
+
+@pytest.mark.parametrize("text,key", [
+    ("data: {concept: A1}\ntrain:\n  epochs: 3\n  epochs: 400\n", "epochs"),
+    ("data: {concept: A1}\ndata: {concept: B}\n", "data"),
+    ("data: {concept: A1}\nsearch: {options: {max_terms: 2, max_terms: 3}}\n", "max_terms"),
+])
+def test_a_key_given_twice_is_refused(tmp_path, text, key):
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    with pytest.raises(SymgradError, match=f"gives the key '{key}' twice"):
+        load_config(path)
+
+
+def test_a_key_given_twice_in_an_override_is_refused():
+    with pytest.raises(SymgradError, match="gives the key 'max_terms' twice"):
+        load_config(None, ["data.concept=A1", "search.options={max_terms: 2, max_terms: 3}"])
+
+
+def test_yaml_merge_keys_are_not_repeats(tmp_path):
+    # a key merged in from an anchor may be overridden: that is YAML's meaning, not a typo
+    path = tmp_path / "merge.yaml"
+    path.write_text("data: {concept: A1}\ntrain:\n  <<: {epochs: 3, patience: 2}\n  epochs: 5\n")
+    assert load_config(path)["train"]["epochs"] == 5 and load_config(path)["train"]["patience"] == 2
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 5000 + "]" * 5000, "".join("  " * i + "k:\n" for i in range(3000))])
+def test_deeply_nested_yaml_is_one_sentence(tmp_path, text):
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    with pytest.raises(SymgradError, match="nested too deeply"):
+        load_config(path)
+
+
+def test_features_listed_twice_are_refused():
+    with pytest.raises(SymgradError, match=r"data.features names \['a'\] more than once"):
+        load_config(None, ["data.path=x.csv", "data.label=y", "data.features=[a, a, b]"])

@@ -71,6 +71,9 @@ def test_csv_reads_features_and_labels(tmp_path):
     ("a,b,y\n1,2\n", {"label": "y"}, "has 2 fields"),
     ("a,a,y\n1,2,0\n3,4,1\n", {"label": "y"}, r"names the columns \['a'\] more than once"),
     ("a;b;y\n1;2;0\n3;4;1\n", {"label": "y"}, "seems to separate columns with ';'"),
+    # Python's float() reads "1_000" as 1000; in a data file it is a typo or digit grouping
+    ("a,b,y\n1_000,2,0\n3,4,1\n", {"label": "y"}, "non-numeric value '1_000'"),
+    ("a,b,y\n1,2,0\n3,4,1\n", {"label": "y", "features": ["a", "a"]}, r"names \['a'\] more than once"),
 ])
 def test_csv_errors_are_one_sentence(tmp_path, text, kwargs, message):
     with pytest.raises(SymgradError, match=message) as info:
@@ -102,3 +105,34 @@ def test_numeric_labels_are_compared_as_numbers(tmp_path):
     data = load_csv(path, label="y")
     assert data.n_classes == 3 and data.class_names == ("0", "1", "2.5")
     np.testing.assert_array_equal(data.y, [1, 1, 0, 0, 1, 2])
+
+
+ROWS = "".join(f"{i + 1},{i * 0.37 % 1:.3f},{i * 0.71 % 1:.3f},{'yes' if i % 3 else 'no'}\n" for i in range(40))
+
+
+@pytest.mark.parametrize("header", ["rownames", "", "Unnamed: 0", "index"])
+def test_a_row_index_column_is_left_out_and_said(tmp_path, header):
+    # R's write.csv and pandas' to_csv write the row numbers as a first column
+    path = write(tmp_path, f"{header},a,b,label\n" + ROWS)
+    data = load_csv(path, label="label")
+    assert data.feature_names == ("a", "b") and data.left_out == (header,)
+    # named in data.features, it is used as the user asks
+    kept = load_csv(path, label="label", features=[header, "a"]) if header else None
+    assert kept is None or kept.x.shape == (40, 2)
+
+
+def test_a_measurement_named_like_an_index_is_kept(tmp_path):
+    # the values are not the row numbers in order, so the column is data
+    path = write(tmp_path, "id,a,label\n" + "".join(f"{(i * 7) % 40},{i * 0.3:.2f},{i % 2}\n" for i in range(40)))
+    assert load_csv(path, label="label").feature_names == ("id_", "a")  # id_: "id" is a Python function
+
+
+def test_very_long_column_names_are_shortened_for_formulas(tmp_path):
+    long_a, long_b = "a" * 5000, "a" * 4999 + "b"
+    path = write(tmp_path, f"{long_a},{long_b},label\n1,2,0\n3,4,1\n5,6,0\n")
+    data = load_csv(path, label="label")
+    assert all(len(n) <= 48 + len("_2") for n in data.feature_names) and len(set(data.feature_names)) == 2
+    assert data.renamed == {long_a: data.feature_names[0], long_b: data.feature_names[1]}
+    # a formula over all of them stays far below the parser's length limit
+    formula = " + ".join(f"{n}**2*{m}" for n in data.feature_names for m in data.feature_names)
+    assert parse_formula(formula, data.feature_names) is not None

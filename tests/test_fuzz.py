@@ -130,3 +130,38 @@ def test_fuzzed_inputs_end_cleanly(csv, config, use_out, overwrite):
                 assert replace_problem(place, overwrite=True) is None
                 if run_status(place) == "failed":
                     assert replace_problem(place, overwrite=False) is None
+
+
+@st.composite
+def hostile_yaml(draw):
+    """(YAML text of a config with a repeated key or nesting no config has, the word the
+    refusal must contain): every one is refused before any work, in one sentence."""
+    config = {"data": {"concept": "A1"}, "train": {"epochs": 2}, "seed": 0}
+    lines = yaml.safe_dump(config, sort_keys=False).splitlines()
+    kind = draw(st.sampled_from(["repeat_section", "repeat_key", "deep_list", "deep_map", "deep_value"]))
+    if kind == "repeat_section":
+        section = draw(st.sampled_from(["data:\n  concept: B", "train:\n  epochs: 400", "seed: 3"]))
+        lines.insert(draw(st.integers(0, len(lines))), section)
+        return "\n".join(lines) + "\n", "twice"
+    if kind == "repeat_key":
+        return "\n".join(lines) + "\n" + "train:\n  epochs: 3\n  patience: 1\n  epochs: 400\n".replace(
+            "train:\n", "model:\n  hidden: [4]\n  hidden: [8]\n" if draw(st.booleans()) else "train:\n"), "twice"
+    depth = draw(st.sampled_from([2000, 5000, 20000]))
+    opening, closing = {"deep_list": ("[", "]"), "deep_map": ("{k: ", "}"), "deep_value": ("[{k: ", "}]")}[kind]
+    return "\n".join(lines) + "\ncompanions: " + opening * depth + "1" + closing * depth + "\n", "nested too deeply"
+
+
+@settings(max_examples=int(os.environ.get("SYMGRAD_FUZZ_EXAMPLES", 15)), deadline=None,
+          derandomize="SYMGRAD_FUZZ_EXAMPLES" not in os.environ, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=hostile_yaml())
+def test_repeated_keys_and_deep_yaml_are_one_sentence(case):
+    text, word = case
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "config.yaml").write_text(text)
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            code = main([str(Path(tmp) / "config.yaml"), "--out", str(Path(tmp) / "out")])
+        lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0], lines
+        assert not (Path(tmp) / "out").exists()

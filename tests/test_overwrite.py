@@ -176,3 +176,41 @@ def test_default_place_skips_foreign_folders(tmp_path):
     assert folder.target == tmp_path / "A1-2"
     assert_intact(tmp_path / "A1", files)
     folder.path.rmdir()
+
+
+def test_overwrite_of_a_run_this_user_cannot_modify_stops_before_any_work(finished_run, tmp_path, capsys,
+                                                                          monkeypatch):
+    import symgrad.pipeline
+
+    # root may write anywhere, so the permission is taken away where symgrad asks for it
+    locked = os.path.realpath(finished_run)
+    real_access = os.access
+    monkeypatch.setattr("symgrad.rundirs.os.access",
+                        lambda path, mode: False if os.path.realpath(path) == locked else real_access(path, mode))
+    monkeypatch.setattr(symgrad.pipeline, "train_classifier", lambda *a, **k: pytest.fail("training started"))
+    code = main([A1, "--out", str(finished_run), "--overwrite", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot be replaced: it is not writable by this user" in err and err.count("\n") == 1
+
+
+def test_two_runs_finishing_at_one_name_both_keep_their_result(tmp_path):
+    # both chose runs/A1 when they started; the second to finish takes the next numbered name
+    first = prepare_run_dir(tmp_path, None, stem="A1", overwrite=False)
+    second = prepare_run_dir(tmp_path, None, stem="A1", overwrite=False)
+    for folder, seed in ((first, 1), (second, 2)):
+        (folder.path / "result.json").write_text(json.dumps({"format": "symgrad-result", "status": "finished",
+                                                             "seed": seed}))
+    assert first.target == second.target == tmp_path / "A1"
+    assert first.commit() == tmp_path / "A1" and second.commit() == tmp_path / "A1-2"
+    assert [json.loads((tmp_path / n / "result.json").read_text())["seed"] for n in ("A1", "A1-2")] == [1, 2]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_explicit_out_taken_meanwhile_keeps_the_run_hidden_and_says_so(tmp_path):
+    folder = prepare_run_dir(tmp_path / "out", None, stem="x", overwrite=False, explicit=True)
+    (folder.path / "result.json").write_text(json.dumps({"format": "symgrad-result", "status": "finished"}))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(SymgradError, match="the new run is kept in"):
+        folder.commit()
+    assert folder.path.is_dir() and (tmp_path / "out" / "notes.txt").read_text() == "mine"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
+import re
 import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+
+from helpers import chromium
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
@@ -149,16 +152,8 @@ def test_markdown_links_existing_images(report):
     assert "$$" in text and f"**`{TRUTH}`**" in text  # chosen row bold, formula as code
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("chromium is not installed but CI=true; install it with apt-get install -y chromium")
@@ -223,3 +218,75 @@ def test_users_names_and_labels_reach_statement_report_and_rule(tmp_path):
     assert np.mean(np.array(by_rule) == np.array(by_net)) >= 0.9
     # the formula names work too
     assert classify(mean_radius=rows[0, 0], mean_texture=rows[0, 1]) == by_rule[0]
+
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(2)>"
+
+
+def test_html_in_users_names_is_shown_as_text_in_both_reports(tmp_path):
+    """Column names, labels, data, notes and formulas that hold HTML reach both reports as text."""
+    features = [SCRIPT, f"{IMG}|b", "x2"]
+    entry = {"expression": f"x2 + {SCRIPT}", "complexity": 3, "loss": 0.01, "source": IMG,
+             "latex": r"\mathrm{" + SCRIPT + "} + x_{2}",
+             "metrics": {"loss_near": 0.01, "boundary_agreement": 0.97, "threshold": 0.5, "orientation": 1,
+                         "target_class": 1, "target_class_name": IMG}}
+    summary = {"title": f"symgrad: {SCRIPT}", "features": features, "neuron": SCRIPT, "front": [entry],
+               "best": entry, "verdict": {"kind": "faithful", "sentence": f"Faithful for {IMG}"},
+               "data": {"source": IMG, "label": SCRIPT, "class_names": [SCRIPT, IMG]},
+               "model": {SCRIPT: IMG}, "notes": [f"a note on {SCRIPT}", "x0**2 + x1**2 > 1"]}
+    html_path, md_path = write_report(tmp_path, summary, {IMG: plots.relevance_plot([0.1, 0.2, 0.3], features)})
+    for path in (html_path, md_path):
+        text = path.read_text(encoding="utf-8")
+        assert "<script" not in text.lower() and "<img src=x" not in text, path.name
+    md = md_path.read_text(encoding="utf-8")
+    assert "<img" not in md  # the report's own images are Markdown images
+    assert md.startswith("# symgrad: &lt;script&gt;alert(1)&lt;/script&gt;")  # shown, not dropped
+    assert "g = x2 + &lt;script&gt;" in md  # a formula a code span cannot hold escaped is escaped prose
+    assert r"\mathrm{\lt script\gt alert(1)\lt /script\gt }" in md
+    assert r"| x0\*\*2 + x1\*\*2 &gt; 1 |" in md  # a note is not read as bold
+    features_row = next(line for line in md.splitlines() if line.startswith("| features |"))
+    assert len(re.split(r"(?<!\\)\|", features_row)) == 4  # the | in a name does not split the cell
+
+
+def test_title_names_the_data_set_and_its_label(tmp_path):
+    entry = {"expression": "x0 + x1", "complexity": 3, "loss": 0.18, "metrics": {}}
+    base = {"title": "symgrad: output logit", "features": ["x0", "x1"], "neuron": "output logit",
+            "front": [entry], "best": entry}
+    cases = {"csv": ({"source": "cells.csv", "label": "diagnosis"},
+                     "symgrad: output logit — cells.csv (label: diagnosis)"),
+             "concept": ({"source": "concept A1", "label": None}, "symgrad: output logit — concept A1"),
+             "old": ({"class_names": ["0", "1"]}, "symgrad: output logit")}  # written before data.source
+    for name, (data, title) in cases.items():
+        html_path, md_path = write_report(tmp_path / name, {**base, "data": data})
+        text = html_path.read_text(encoding="utf-8")
+        assert f"<title>{title}</title>" in text and f"<h1>{title}</h1>" in text, name
+        assert md_path.read_text(encoding="utf-8").startswith(f"# {title}\n"), name
+
+
+def test_pareto_numbers_do_not_overlap_and_stay_in_the_figure():
+    m, chosen = 25, 20
+    # a nearly flat front at every complexity: neighbouring points almost touch
+    losses = np.geomspace(0.3, 0.25, m)
+    labels = [" + ".join(f"{k + 0.5}*standard_error_concave_points" for k in range(i + 1)) for i in range(m)]
+    fig = plots.pareto_plot(list(range(1, m + 1)), losses, chosen, labels)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    numbers = list(fig.axes[0].texts)
+    assert str(chosen) in [t.get_text() for t in numbers] and len(numbers) >= m // 2
+    boxes = [t.get_window_extent(renderer) for t in numbers]
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1:]), numbers[i].get_text()
+    for text in numbers + list(fig.texts):  # nothing is cut off at the figure's edges
+        box = text.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and 0 <= box.y0 and box.y1 <= fig.bbox.y1, text.get_text()[:40]
+    key = fig.texts[0].get_text().splitlines()
+    assert any(line.startswith(f"#{chosen} ") for line in key) and key[-1].startswith("...")
+
+
+def test_a_long_formula_is_drawn_on_lines_that_fit_the_page(tmp_path):
+    names = [f"standard_error_feature_{k}" for k in range(12)]
+    expression = " + ".join(f"{k + 1.5}*{name}" for k, name in enumerate(names))
+    entry = {"expression": expression, "complexity": 47, "loss": 0.01, "metrics": {}}
+    write_report(tmp_path, {"features": names, "front": [entry], "best": entry})
+    height, width = imread(tmp_path / "report_figures" / "formula.png").shape[:2]
+    assert width <= 1100 and height > 3 * 30  # the report's column is 1100 pixels wide

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +29,8 @@ class Dataset:
         low, high: (d,) sampling domain of built-in concepts; else None.
         renamed: {original column header: feature name} for every header that had to change to
             be a safe formula name (see ``symgrad.expressions.formula_names``).
+        left_out: columns of the file not used as features although no feature list was given:
+            row-index columns (``rownames``, ``Unnamed: 0``, ... holding the row numbers).
     """
 
     x: np.ndarray
@@ -40,6 +43,7 @@ class Dataset:
     low: np.ndarray | None = None
     high: np.ndarray | None = None
     renamed: dict[str, str] = field(default_factory=dict)
+    left_out: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -110,7 +114,18 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
         hint = f" (the file seems to separate columns with {separator!r}; symgrad reads comma-separated files)" \
             if separator else ""
         raise SymgradError(f"data.label {label!r} is not a column of {path.name}; columns are {header}{hint}")
-    columns = list(features) if features else [h for h in header if h != label]
+    repeated = sorted({f for f in features or () if list(features).count(f) > 1})
+    if repeated:
+        raise SymgradError(f"data.features names {repeated} more than once; list each column once")
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    index = {h: i for i, h in enumerate(header)}
+    left_out: tuple[str, ...] = ()
+    if features:
+        columns = list(features)
+    else:
+        columns = [h for h in header if h != label]
+        left_out = tuple(h for h in columns if _is_row_index(h, [r[index[h]] for r in body if len(r) == len(header)]))
+        columns = [h for h in columns if h not in left_out]
     for name in columns:
         if name not in header:
             raise SymgradError(f"data.features names {name!r}, which is not a column of {path.name}; columns are {header}")
@@ -118,8 +133,6 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
             raise SymgradError(f"data.features contains the label column {label!r}; features must be other columns")
     if not columns:
         raise SymgradError(f"data file {path.name} has no feature columns besides the label {label!r}")
-    index = {h: i for i, h in enumerate(header)}
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     x = np.empty((len(body), len(columns)))
     for row_number, row in enumerate(body, start=2):
         if len(row) != len(header):
@@ -127,9 +140,9 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
         for j, name in enumerate(columns):
             cell = row[index[name]].strip()
             try:
-                value = float(cell)
+                value = _number(cell)
             except ValueError:
-                raise SymgradError(f"column {name!r} of {path.name} has the non-numeric value {cell!r} on line {row_number}; feature columns must be numbers") from None
+                raise SymgradError(f"column {name!r} of {path.name} has the non-numeric value {cell!r} on line {row_number}; feature columns must be plain numbers such as 1000, -2.5 or 1e-3") from None
             if not np.isfinite(value):
                 raise SymgradError(f"column {name!r} of {path.name} has a missing or non-finite value ({cell!r}) on line {row_number}; remove or impute such rows first")
             x[row_number - 2, j] = value
@@ -143,13 +156,43 @@ def load_csv(path: str | Path, *, label: str, features: Sequence[str] | None = N
     lookup = {c: i for i, c in enumerate(classes)}
     names, renamed = formula_names(columns)
     return Dataset(x=x, y=np.array([lookup[v] for v in raw_labels], dtype=np.int32), feature_names=names,
-                   n_classes=len(classes), class_names=tuple(classes), renamed=renamed)
+                   n_classes=len(classes), class_names=tuple(classes), renamed=renamed, left_out=left_out)
+
+
+# a plain decimal number as a CSV holds it; Python's float() also takes "1_000" (as 1000), which
+# in a data file is a typo or a locale's digit grouping, never a number to guess at
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+# headers that R's write.csv, pandas' to_csv and spreadsheets give a column of row numbers
+_INDEX_HEADERS = {"", "rownames", "unnamed: 0", "index", "row", "row.names", "rowid", "row_id", "id", "..."}
+
+
+def _number(cell: str) -> float:
+    """The value of a numeric CSV cell; ValueError for anything but a plain number (or nan/inf,
+    which the caller reports as missing)."""
+    if _PLAIN_NUMBER.fullmatch(cell) or cell.lower() in _NON_FINITE:
+        return float(cell)
+    raise ValueError(cell)
+
+
+def _is_row_index(header: str, cells: Sequence[str]) -> bool:
+    """Whether a column is a row index written by the tool that saved the file: an index-like
+    header and the values 0..n-1 or 1..n in file order. Such a column numbers the rows; it is
+    no measurement, and as a feature it would let the network learn the file's order."""
+    if header.strip().lower() not in _INDEX_HEADERS or len(cells) < 2:
+        return False
+    try:
+        values = [int(c.strip().strip('"')) for c in cells]
+    except ValueError:
+        return False
+    first = values[0]
+    return first in (0, 1) and values == list(range(first, first + len(values)))
 
 
 def _label_name(value: str) -> str:
     """One name per class: a numeric label is named by its value ("1.0" -> "1", "2.50" -> "2.5")."""
     try:
-        number = float(value)
+        number = _number(value)
     except ValueError:
         return value
     if not np.isfinite(number):
@@ -159,6 +202,6 @@ def _label_name(value: str) -> str:
 
 def _label_sort_key(value: str):
     try:
-        return (0, float(value), value)
+        return (0, _number(value), value)
     except ValueError:
         return (1, 0.0, value)
