@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="folder to keep the batches in (default: a temporary one)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from symgrad.batch_grid import load_batch
+    from symgrad.batch.grid import load_batch
     from symgrad.config import dump
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench_batch-"))

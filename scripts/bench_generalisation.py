@@ -156,7 +156,7 @@ def run_case(case: Case, seed: int, overrides: list[str], scratch: str) -> dict:
     """Sample, write a CSV, run the pipeline and judge the chosen formula against the truth."""
     from symgrad.config import load_config
     from symgrad.pipeline import interpret
-    from symgrad.truth import compare_with_truth
+    from symgrad.judging.truth import compare_with_truth
 
     start = time.perf_counter()
     concept = concept_of(case)
@@ -194,7 +194,7 @@ def run_case(case: Case, seed: int, overrides: list[str], scratch: str) -> dict:
 def truth_near_loss(case: Case, run_dir: Path) -> float:
     """The true formula's held-out L near the boundary on the network's own directions: what the
     verdict's L of the truth would be (the floor the truth itself reaches on this network)."""
-    from symgrad.floor import near_boundary, near_loss
+    from symgrad.judging.floor import near_boundary, near_loss
     from symgrad.search.loss import unit_rows
 
     arrays = np.load(run_dir / "gradients.npz")

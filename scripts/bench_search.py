@@ -40,8 +40,8 @@ from symgrad.search.base import SearchProblem
 from symgrad.search.select import select
 from symgrad.search.synthetic import exact_problem
 from symgrad.pipeline import subsample
-from symgrad.train import accuracy, train_classifier
-from symgrad.truth import compare_with_truth
+from symgrad.network.train import accuracy, train_classifier
+from symgrad.judging.truth import compare_with_truth
 
 NOISE = 0.05
 QUANTILE = 0.75

@@ -18,7 +18,7 @@ import numpy as np
 
 from symgrad.config import load_config
 from symgrad.data.tables import split_dataset
-from symgrad.metrics import fit_threshold, rule_labels
+from symgrad.judging.metrics import fit_threshold, rule_labels
 from symgrad.pipeline import load_data
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "penguins.yaml"

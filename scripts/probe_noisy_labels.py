@@ -25,7 +25,7 @@ from symgrad.data.tables import split_dataset
 from symgrad.expressions import gradient_function, parse_formula
 from symgrad.neurons import NeuronSpec, neuron_gradients, selection_margin
 from symgrad.search.loss import alignment_loss, unit_rows
-from symgrad.train import accuracy, train_classifier
+from symgrad.network.train import accuracy, train_classifier
 
 CASES = (("x0 + x1**2 + x2", 3, -1.0, 1.0, 0.33), ("x0**2 + 2*x1**2", 2, -1.0, 1.0, 0.89), ("x0*x1", 2, 0.2, 2.0, 1.0))
 

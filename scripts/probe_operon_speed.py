@@ -16,7 +16,7 @@ import numpy as np
 
 from symgrad.expressions import gradient_function, parse_formula
 from symgrad.search.base import SearchProblem
-from symgrad.search.operon import OperonBackend
+from symgrad.search.operon.backend import OperonBackend
 
 FORMULAS = {3: "x0**2 + sin(x1 + x2)", 6: "x0*x1/((x2 - x3)**2 + (x4 - x5)**2)"}
 

@@ -19,16 +19,16 @@ _EXPORTS: dict[str, str] = {
     "SymgradError": ".errors",
     "explain": ".explain",
     "Result": ".result", "load_run": ".result",
-    "from_arrays": ".importers", "from_function": ".importers", "from_sklearn": ".importers",
-    "from_torch": ".importers",
+    "from_arrays": ".network.importers", "from_function": ".network.importers", "from_sklearn": ".network.importers",
+    "from_torch": ".network.importers",
     "complexity": ".expressions", "parse_formula": ".expressions",
-    "Classifier": ".model",
+    "Classifier": ".network.model",
     "NeuronSpec": ".neurons", "neuron_gradients": ".neurons", "normalized_gradients": ".neurons",
     "interpret": ".pipeline",
     "make_backend": ".search",
     "Entry": ".search.base", "Front": ".search.base", "SearchProblem": ".search.base",
     "alignment_loss": ".search.loss",
-    "train_classifier": ".train",
+    "train_classifier": ".network.train",
 }
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
@@ -37,18 +37,18 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
     from .errors import SymgradError as SymgradError
     from .explain import explain as explain
-    from .importers import from_arrays as from_arrays, from_function as from_function
-    from .importers import from_sklearn as from_sklearn, from_torch as from_torch
+    from .network.importers import from_arrays as from_arrays, from_function as from_function
+    from .network.importers import from_sklearn as from_sklearn, from_torch as from_torch
     from .result import Result as Result, load_run as load_run
     from .expressions import complexity as complexity, parse_formula as parse_formula
-    from .model import Classifier as Classifier
+    from .network.model import Classifier as Classifier
     from .neurons import NeuronSpec as NeuronSpec, neuron_gradients as neuron_gradients
     from .neurons import normalized_gradients as normalized_gradients
     from .pipeline import interpret as interpret
     from .search import make_backend as make_backend
     from .search.base import Entry as Entry, Front as Front, SearchProblem as SearchProblem
     from .search.loss import alignment_loss as alignment_loss
-    from .train import train_classifier as train_classifier
+    from .network.train import train_classifier as train_classifier
 
 __version__ = "0.1.0"
 

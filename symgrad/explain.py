@@ -7,9 +7,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .assess import Evidence
+from .judging.assess import Evidence
 from .errors import SymgradError
-from .model import Classifier
+from .network.model import Classifier
 from .neurons import NeuronSpec
 from .result import Artifacts, Result
 
@@ -27,7 +27,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         model: a ``Classifier``; a fitted scikit-learn ``MLPClassifier``; a PyTorch
             ``nn.Sequential`` of Linear layers and supported activations; or any JAX-traceable
             function ``f(x (d,)) -> scalar`` (interpreted by its gradients alone). Imports are
-            checked to reproduce the original's outputs on ``x`` (``symgrad.importers``).
+            checked to reproduce the original's outputs on ``x`` (``symgrad.network.importers``).
         x: (n, d) points in raw units. A seeded share ``1 - holdout_fraction`` of the rows gives
             the search points; the rest, split in halves, gives the held-out points that score
             every formula and the points on which each formula's threshold is fitted (to the
@@ -47,7 +47,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         written in the feature names and equivalent up to a monotone transform. ``save(dir)``
         writes a run directory with its report.
     """
-    from .importers import FunctionNeuron, describe, import_model
+    from .network.importers import FunctionNeuron, describe, import_model
     from .pipeline import band_sample, gradient_arrays, judge_front, neuron_record, subsample, run_search
     from .runs import RESULT_FORMAT, RESULT_VERSION, versions
     from .search import make_backend

@@ -132,7 +132,7 @@ def rule_source(expr: sp.Expr | str, feature_names: Sequence[str], threshold: fl
     Args:
         expr: sympy expression (or formula string) over ``feature_names``.
         feature_names: d input names (need not be Python identifiers).
-        threshold: the decision threshold on g (see ``symgrad.metrics.fit_threshold``).
+        threshold: the decision threshold on g (see ``symgrad.judging.metrics.fit_threshold``).
         orientation: +1 (class 1 above the threshold) or -1 (class 1 below).
         function_name: name of the generated function, a Python identifier.
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import SymgradError
-from .model import Classifier, forward
+from .network.model import Classifier, forward
 
 NeuronKind = Literal["output", "class", "log_odds", "hidden"]
 NEURON_KINDS = ("output", "class", "log_odds", "hidden")

@@ -10,23 +10,23 @@ from typing import Any
 import numpy as np
 
 from . import config as config_mod
-from .assess import Evidence, assess_front
+from .judging.assess import Evidence, assess_front
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from .data.datasets import keep_classes, load_shipped
 from .data.tables import Dataset, Split, load_csv, split_dataset
 from .errors import SymgradError
-from .floor import network_floor
-from .model import Classifier
+from .judging.floor import network_floor
+from .network.model import Classifier
 from .neurons import GradientSample, NeuronSpec, normalized_gradients, target_class
 from .result import Artifacts, Result, load_run, write_outputs
-from .verdict import conclude
+from .judging.verdict import conclude
 from .rundirs import prepare_run_dir
 from .runs import RESULT_FORMAT, RESULT_VERSION, versions, write_json
 from .search import make_backend
 from .search.base import Entry, Front, SearchProblem, SearchResult
 from .search.focus import focus_on_boundary
-from .train import TrainReport, accuracy, train_classifier
-from .truth import compare_with_truth
+from .network.train import TrainReport, accuracy, train_classifier
+from .judging.truth import compare_with_truth
 
 from .progress import Progress, stderr_line as _stderr, steps
 
@@ -348,7 +348,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
 def judge_front(record: dict[str, Any], front: Front, problem: SearchProblem, evidence: Evidence, *,
                 rule: str = "knee", factor: float | None = None) -> tuple[Front, Entry | None]:
     """Assess every formula against ``evidence``, measure the network's floor near its boundary
-    (``record["floor"]``), then choose and judge (``symgrad.verdict.conclude`` fills ``record``).
+    (``record["floor"]``), then choose and judge (``symgrad.judging.verdict.conclude`` fills ``record``).
 
     Returns:
         The assessed front and the chosen entry (None for an empty front).

@@ -1,7 +1,7 @@
 """The one result object: the front, the chosen formula, its verdict, exports, plots and run directory.
 
 ``symgrad.interpret`` (the CLI pipeline), ``symgrad.explain`` and ``symgrad.load_run`` all return
-a ``Result``; the choice of the formula shown and the verdict are made by ``symgrad.verdict``
+a ``Result``; the choice of the formula shown and the verdict are made by ``symgrad.judging.verdict``
 and nowhere else.
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 
 from .errors import SymgradError
 from .search.base import Entry, Front
-# the choice and the verdict live in symgrad.verdict; their names stay importable from here
-from .verdict import SELECTION_NOTE, choose, conclude, judge  # noqa: F401
+# the choice and the verdict live in symgrad.judging.verdict; their names stay importable from here
+from .judging.verdict import SELECTION_NOTE, choose, conclude, judge  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- the object
@@ -183,7 +183,7 @@ class Result:
         if self.artifacts.model is not None:
             return self.artifacts.model
         if self.path is not None and (self.path / "model.npz").is_file():
-            from .model import Classifier
+            from .network.model import Classifier
 
             return Classifier.load(self.path / "model.npz")
         raise SymgradError("this result has no network (it interprets a plain function, or its run directory "
@@ -210,7 +210,7 @@ class Result:
 
     def plot_pareto(self):
         """Complexity against held-out L for the front, the chosen entry circled."""
-        from .plots import pareto_plot
+        from .report.plots import pareto_plot
 
         if not len(self.front):
             raise SymgradError("the front is empty; there is nothing to plot")
@@ -221,14 +221,14 @@ class Result:
 
     def plot_values(self, which: Entry | int | None = None):
         """The neuron's value against the formula's value on the held-out points."""
-        from .plots import value_plot
+        from .report.plots import value_plot
 
         grads = self.gradients()
         return value_plot(grads["values_holdout"], self._value_function(which)(grads["x_holdout"]))
 
     def plot_relevance(self):
         """Per-input relevance: mean |normalised gradient component| on the held-out points."""
-        from .plots import relevance_plot
+        from .report.plots import relevance_plot
         from .search.screening import relevance
 
         return relevance_plot(self._relevance(self.gradients()), self.features)
@@ -241,7 +241,7 @@ class Result:
             pairs: input index pairs, one panel each; default: up to 3 pairs of the formula's most
                 relevant inputs.
         """
-        from .plots import boundary_slices
+        from .report.plots import boundary_slices
 
         entry = self.entry(which)
         if "threshold" not in entry.metrics:
@@ -260,7 +260,7 @@ class Result:
 
     def plot_training(self):
         """Training and validation loss and validation accuracy per epoch."""
-        from .plots import training_curves
+        from .report.plots import training_curves
 
         history = ((self.record.get("model") or {}).get("training") or {}).get("history")
         if not history:
@@ -402,8 +402,9 @@ def _read_gradients(file: Path, n_inputs: int) -> dict[str, np.ndarray]:
 def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, Any] | None = None) -> None:
     """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report
     (with the result's figures and ``extra_figures``, e.g. the companions')."""
-    from . import export, report
-    from .plots import cached_png, figure_to_png_bytes
+    from . import export
+    from .report.page import write_report
+    from .report.plots import cached_png, figure_to_png_bytes
     from .runs import write_json
 
     record = result.record
@@ -425,11 +426,11 @@ def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, 
         else:
             figures[title] = figure_to_png_bytes(draw())  # rendered at once: no figure is kept open
     figures.update(extra_figures or {})
-    report.write_report(run_dir, report_summary(record), figures)
+    write_report(run_dir, report_summary(record), figures)
 
 
 def report_summary(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``symgrad.report.write_report`` shows, from a result.json dict."""
+    """What ``symgrad.report.page.write_report`` shows, from a result.json dict."""
     neuron = record.get("neuron") or {}
     summary = {
         "title": f"symgrad: {neuron.get('description', 'neuron')}",

@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         # JAX and the search engines load only now, once the config and --out are known to be good
         from .pipeline import interpret
         from .progress import Console
-        from .summary import print_summary
+        from .report.summary import print_summary
 
         run = interpret(config, out=args.out, model_path=args.model, overwrite=args.overwrite or None,
                         progress=None if args.quiet else Console(), config_name=Path(args.config).stem)

@@ -20,7 +20,7 @@ FAST_SAMPLES = 4000
 def trained_a1():
     """A small ELU network trained on paper concept A1 (x0² + 2·x1² > 1), with its data split."""
     from symgrad.data import make_concept_dataset, split_dataset
-    from symgrad.train import train_classifier
+    from symgrad.network.train import train_classifier
 
     data = make_concept_dataset("A1", FAST_SAMPLES, seed=0)
     split = split_dataset(data, seed=0)

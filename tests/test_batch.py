@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from symgrad.batch import main, run_batch
-from symgrad.batch_grid import load_batch
-from symgrad.batch_summary import COLUMNS
+from symgrad.batch.driver import main, run_batch
+from symgrad.batch.grid import load_batch
+from symgrad.batch.summary import COLUMNS
 from symgrad.expressions import gradient_function, parse_formula
-from symgrad.model import Classifier
+from symgrad.network.model import Classifier
 from symgrad.search.loss import alignment_loss
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,9 @@ import yaml
 
 pytest.importorskip("sklearn")
 
-from symgrad.batch import run_batch  # noqa: E402
-from symgrad.batch_grid import load_batch  # noqa: E402
-from symgrad.batch_summary import COLUMNS  # noqa: E402
+from symgrad.batch.driver import run_batch  # noqa: E402
+from symgrad.batch.grid import load_batch  # noqa: E402
+from symgrad.batch.summary import COLUMNS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from symgrad.batch import run_batch  # noqa: E402
-from symgrad.batch_grid import load_batch  # noqa: E402
+from symgrad.batch.driver import run_batch  # noqa: E402
+from symgrad.batch.grid import load_batch  # noqa: E402
 from symgrad.errors import SymgradError  # noqa: E402
 
 
@@ -44,10 +44,10 @@ def test_an_existing_cluster_is_used_by_its_scheduler_address(tmp_path):
 
 
 def test_an_unreachable_scheduler_is_one_sentence(monkeypatch):
-    import symgrad.batch_exec
+    import symgrad.batch.execution
 
-    monkeypatch.setattr(symgrad.batch_exec, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(symgrad.batch.execution, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(SymgradError, match="cannot reach the Dask scheduler"):
-        from symgrad.batch_exec import make_runner
+        from symgrad.batch.execution import make_runner
 
         make_runner("dask", None, 1, "tcp://127.0.0.1:9")

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from symgrad.batch_exec import default_workers, thread_environment
-from symgrad.batch_grid import load_batch
+from symgrad.batch.execution import default_workers, thread_environment
+from symgrad.batch.grid import load_batch
 from symgrad.errors import SymgradError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def _environment_value(key):
 def test_local_workers_get_the_thread_limits_and_the_parent_keeps_its_environment(monkeypatch):
     import os
 
-    from symgrad.batch_exec import LocalRunner
+    from symgrad.batch.execution import LocalRunner
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("XLA_FLAGS", raising=False)

@@ -13,13 +13,13 @@ import sys
 import pytest
 import yaml
 
-from symgrad.batch import main, resume_finished, run_batch
-from symgrad.batch_grid import PLAN_FILE, batch_inputs, load_batch, planned_batch, write_plan
+from symgrad.batch.driver import main, resume_finished, run_batch
+from symgrad.batch.grid import PLAN_FILE, batch_inputs, load_batch, planned_batch, write_plan
 
 # what a resume with nothing to do must not load (each costs seconds of start-up)
 HEAVY = ("jax", "jaxlib", "flax", "optax", "pyoperon", "matplotlib", "sympy")
 # runs a batch command in a fresh interpreter, then says which heavy packages it loaded
-RESUME = ("import json, sys\nfrom symgrad.batch import main\ncode = main(sys.argv[1:])\n"
+RESUME = ("import json, sys\nfrom symgrad.batch.driver import main\ncode = main(sys.argv[1:])\n"
           f"print(json.dumps({{'code': code, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))")
 
 

@@ -116,7 +116,7 @@ def test_module_entry_point_runs_in_a_subprocess(tmp_path):
 
 
 def test_pysr_backend_without_julia_fails_at_once(tmp_path, capsys):
-    from symgrad.search.pysr import pysr_available
+    from symgrad.search.pysr.backend import pysr_available
 
     if pysr_available()[0]:
         pytest.skip("Julia and PySR are installed here; the missing-Julia message cannot be shown")
@@ -163,7 +163,7 @@ def test_internal_error_exits_1_with_a_log(tmp_path, capsys, monkeypatch):
 
 
 def test_interrupted_search_exits_130_with_its_run(tmp_path, capsys, monkeypatch):
-    from symgrad.search.library import LibraryBackend
+    from symgrad.search.library.backend import LibraryBackend
 
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
@@ -222,7 +222,7 @@ def test_binary_model_on_fifty_class_data_is_refused(a1_run, tmp_path, capsys):
 
 
 def test_summary_survives_missing_figures(a1_run):
-    from symgrad.summary import summary_text
+    from symgrad.report.summary import summary_text
 
     run = load_run(a1_run)
     result = {**run.result, "truth": {"formula": "x0**2", "faithful_loss": None, "exact_loss": None}}

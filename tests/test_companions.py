@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symgrad.assess import Evidence, assess_front
+from symgrad.judging.assess import Evidence, assess_front
 from symgrad.companions import companion_names, companion_table, format_table, run_companions
 from symgrad.companions.sensitivity import additive_fidelity, dependence_plot, perturbation_plot, sensitivity
 from symgrad.config import load_config
@@ -108,7 +108,7 @@ def test_companion_names_and_the_config_key(tmp_path):
 
 
 def test_report_shows_the_comparison(tmp_path, a1_evidence):
-    from symgrad.report import write_report
+    from symgrad.report.page import write_report
 
     evidence, _ = a1_evidence
     best = assess_front(Front((Entry("x0**2 + 2*x1**2", 7, 0.0, source="test"),)), evidence).entries[0].to_dict()

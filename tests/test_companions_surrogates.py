@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from symgrad.assess import Evidence, assess_front  # noqa: E402
+from symgrad.judging.assess import Evidence, assess_front  # noqa: E402
 from symgrad.companions import companion_table, run_companions  # noqa: E402
 from symgrad.companions.surrogates import fit_logistic, fit_tree, fit_tree_of_size  # noqa: E402
 from symgrad.errors import SymgradError  # noqa: E402

@@ -64,14 +64,14 @@ def test_every_shipped_experiment_validates():
 
     import yaml
 
-    from symgrad.batch_grid import load_batch
+    from symgrad.batch.grid import load_batch
 
     root = Path(__file__).parent.parent / "experiments"
     files = sorted(root.rglob("*.yaml"))
     assert len(files) >= 9
     for path in files:
         spec = yaml.safe_load(path.read_text()) or {}
-        # batch files (symgrad.batch) expand to many configs, each validated by load_batch
+        # batch files (symgrad.batch.driver) expand to many configs, each validated by load_batch
         if "base" in spec or "configs" in spec:
             assert load_batch(path).items
         else:

@@ -15,7 +15,7 @@ import sympy as sp
 from symgrad.errors import SymgradError
 from symgrad.expressions import symbols_for
 from symgrad.export import front_to_csv, front_to_json, rule_source, to_jax, to_latex, to_numpy
-from symgrad.metrics import fit_threshold, rule_labels
+from symgrad.judging.metrics import fit_threshold, rule_labels
 
 IRIS = ("petal_length", "petal_width", "sepal_length")
 

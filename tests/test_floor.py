@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from symgrad.floor import FLOOR_MIN, near_boundary, network_floor, reference_loss
+from symgrad.judging.floor import FLOOR_MIN, near_boundary, network_floor, reference_loss
 from symgrad.search.base import SearchProblem
 from symgrad.search.loss import unit_rows
-from symgrad.verdict import APPROXIMATE, FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
+from symgrad.judging.verdict import APPROXIMATE, FAITHFUL, FAITHFUL_MAX_LOSS, NOT_FOUND, verdict
 
 
 def _problem(gradient, d=3, n=800, noise=0.0, seed=0):

@@ -8,7 +8,7 @@ import pytest
 import symgrad
 from symgrad.data import make_concept_dataset
 from symgrad.errors import SymgradError
-from symgrad.importers import from_arrays, from_sklearn
+from symgrad.network.importers import from_arrays, from_sklearn
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402

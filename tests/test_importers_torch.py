@@ -6,7 +6,7 @@ import pytest
 import symgrad
 from symgrad.data import make_concept_dataset
 from symgrad.errors import SymgradError
-from symgrad.importers import from_torch
+from symgrad.network.importers import from_torch
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -7,7 +7,7 @@ import sympy as sp
 from symgrad.errors import SymgradError
 from symgrad.expressions import gradient_function, parse_formula
 from symgrad.search.base import SearchProblem
-from symgrad.search.library import LibraryBackend, build_library, elbow_size, term_gradients
+from symgrad.search.library.backend import LibraryBackend, build_library, elbow_size, term_gradients
 
 
 def _problem(formula: str, n_features: int, low: float, high: float, *, noise: float = 0.0,
@@ -158,7 +158,7 @@ def test_bad_options(options, word):
 
 
 def test_memory_bound_fits_the_most_relevant_inputs():
-    from symgrad.search.library import library_bytes
+    from symgrad.search.library.backend import library_bytes
     from symgrad.search.synthetic import exact_problem
 
     problem = exact_problem("x0**2 + x1*x2", 30, -1.0, 1.0, n=200, noise=0.02)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
+from symgrad.judging.metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
 
 NAMES = ("x0", "x1", "x2")
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.model import Classifier
-from symgrad.train import accuracy
+from symgrad.network.model import Classifier
+from symgrad.network.train import accuracy
 
 
 def test_save_load_round_trip(tmp_path, trained_a1):
@@ -47,7 +47,7 @@ def test_training_reaches_high_accuracy(trained_a1):
 
 def test_training_is_deterministic():
     from symgrad.data import make_concept_dataset, split_dataset
-    from symgrad.train import train_classifier
+    from symgrad.network.train import train_classifier
 
     split = split_dataset(make_concept_dataset("A1", 600, seed=3), seed=3)
     a, _ = train_classifier(split.train, split.validation, hidden=(8,), epochs=3, seed=5)
@@ -57,7 +57,7 @@ def test_training_is_deterministic():
 
 def test_multiclass_training():
     from symgrad.data.tables import Dataset, split_dataset
-    from symgrad.train import train_classifier
+    from symgrad.network.train import train_classifier
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(1500, 2))

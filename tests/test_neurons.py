@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.model import Classifier
+from symgrad.network.model import Classifier
 from symgrad.neurons import NeuronSpec, neuron_gradients, neuron_values, normalized_gradients
 
 

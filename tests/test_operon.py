@@ -7,7 +7,7 @@ import sympy as sp
 from symgrad.errors import SymgradError
 from symgrad.expressions import symbols_for, value_function
 from symgrad.search.base import SearchProblem
-from symgrad.search.operon import OperonBackend, node_records, polish_constants, tree_to_sympy
+from symgrad.search.operon.backend import OperonBackend, node_records, polish_constants, tree_to_sympy
 from symgrad.search.synthetic import exact_problem
 
 op = pytest.importorskip("pyoperon")

@@ -18,8 +18,8 @@ import pytest
 from symgrad.errors import SymgradError
 from symgrad.expressions import parse_formula
 from symgrad.search import SearchProblem, make_backend
-from symgrad.search import pysr as backend_module
-from symgrad.search.pysr import (
+from symgrad.search.pysr import backend as backend_module
+from symgrad.search.pysr.backend import (
     INSTALL_HINT, NO_JULIA_HINT, PySRBackend, PySROptions, equation_to_sympy, find_julia,
     fit_arguments, front_from_equations, julia_loss_source, pysr_available, regressor_kwargs,
 )
@@ -268,7 +268,7 @@ def test_front_from_equations_accepts_rows_and_empty_tables(problem):
 # --- availability and the one-sentence error ------------------------------------------------
 
 def test_module_import_does_not_import_pysr_or_julia():
-    code = "import sys, symgrad.search.pysr; print(sorted({'pysr', 'juliacall', 'juliapkg'} & set(sys.modules)))"
+    code = "import sys, symgrad.search.pysr.backend; print(sorted({'pysr', 'juliacall', 'juliapkg'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr

@@ -17,11 +17,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from symgrad import plots
+from symgrad.report import plots
 from symgrad.errors import SymgradError
 from symgrad.export import to_numpy
-from symgrad.metrics import fidelity_metrics
-from symgrad.report import APPROXIMATE, FAITHFUL, NOT_FOUND, verdict, write_report
+from symgrad.judging.metrics import fidelity_metrics
+from symgrad.report.page import APPROXIMATE, FAITHFUL, NOT_FOUND, verdict, write_report
 
 NAMES = ["petal_length", "petal_width"]
 TRUTH = "petal_length**2 + 2*petal_width**2"

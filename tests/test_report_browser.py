@@ -11,8 +11,8 @@ import pytest
 
 from helpers import chromium
 
-from symgrad import plots
-from symgrad.report import write_report
+from symgrad.report import plots
+from symgrad.report.page import write_report
 
 WINDOW_WIDTH = 1300
 # Run after the page's images are decoded (an image not yet loaded takes no width); the result

@@ -101,7 +101,7 @@ def _trained_band(concept: str):
     from conftest import FAST_SAMPLES, FAST_TRAIN
     from symgrad.data import make_concept_dataset, split_dataset
     from symgrad.neurons import NeuronSpec, normalized_gradients
-    from symgrad.train import train_classifier
+    from symgrad.network.train import train_classifier
 
     data = make_concept_dataset(concept, FAST_SAMPLES, seed=0)
     split = split_dataset(data, seed=0)
@@ -161,7 +161,7 @@ def test_repeated_reduction_finds_a_sum_of_three_inputs_on_a_trained_network():
     from symgrad.neurons import NeuronSpec, normalized_gradients
     from symgrad.search import make_backend
     from symgrad.search.select import select
-    from symgrad.train import train_classifier
+    from symgrad.network.train import train_classifier
 
     concept = custom_concept(CHAIN[0], 4, -2.0, 0.0, 1.05, concept_id="chain3")
     data = make_concept_dataset(concept, FAST_SAMPLES, seed=0)

@@ -4,7 +4,7 @@ import numpy as np
 
 from symgrad.data.concepts import CONCEPTS
 from symgrad.expressions import parse_formula, value_function
-from symgrad.truth import compare_with_truth, surface_points
+from symgrad.judging.truth import compare_with_truth, surface_points
 
 
 def test_surface_points_lie_on_the_surface_inside_the_box():

@@ -5,7 +5,7 @@ import pytest
 
 from symgrad.errors import SymgradError
 from symgrad.expressions import parse_formula, symbols_for
-from symgrad.metrics import fidelity_metrics
+from symgrad.judging.metrics import fidelity_metrics
 from symgrad.search import make_backend
 from symgrad.search.canonical import canonicalize
 from symgrad.search.screening import screen_inputs

@@ -43,7 +43,7 @@ def run_companions(setting: bool | Sequence[str], evidence, train_x: np.ndarray,
 
     Args:
         setting: the config's ``companions`` value.
-        evidence: the ``symgrad.assess.Evidence`` the formula was judged on.
+        evidence: the ``symgrad.judging.assess.Evidence`` the formula was judged on.
         train_x: (n, d) training inputs (raw units) the companions are fitted on.
         best: the chosen formula's entry (its complexity sizes the equal-size tree), or None.
         seed: seeds every companion.
@@ -125,7 +125,7 @@ def _sensitivity(evidence, train_x, x_val, y_val, x_test, y_test, seed):
 
 
 def _prelu(train_x, y_train, x_test, y_test, features, seed):
-    from ..metrics import auc_score
+    from ..judging.metrics import auc_score
     from .collapse import collapse
     from .prelu import train_prelu
 

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymgradError
-from ..metrics import auc_score, fit_threshold, rule_labels
+from ..judging.metrics import auc_score, fit_threshold, rule_labels
 from ..search.screening import relevance
 
 Neuron = Callable[[np.ndarray], np.ndarray]  # (n, d) raw inputs -> (n,) neuron values

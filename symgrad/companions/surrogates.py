@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import SymgradError
-from ..metrics import auc_score
+from ..judging.metrics import auc_score
 
 
 @dataclass(frozen=True)

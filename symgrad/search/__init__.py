@@ -16,16 +16,16 @@ BACKENDS = ("auto", "library", "operon", "pysr")
 def _backend_class(name: str):
     # imported lazily so that an optional backend's dependencies load only when chosen
     if name == "library":
-        from .library import LibraryBackend
+        from .library.backend import LibraryBackend
         return LibraryBackend
     if name == "operon":
-        from .operon import OperonBackend
+        from .operon.backend import OperonBackend
         return OperonBackend
     if name == "auto":
         from .auto import AutoBackend
         return AutoBackend
     if name == "pysr":
-        from .pysr import PySRBackend
+        from .pysr.backend import PySRBackend
         return PySRBackend
     raise SymgradError(f"search.backend {name!r} is not known; choose one of {list(BACKENDS)}")
 

@@ -12,7 +12,7 @@ import sympy as sp
 from ..errors import SymgradError
 from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
-from .library import LibraryBackend
+from .library.backend import LibraryBackend
 from .screening import relevance, screen_inputs
 from .select import select
 from .symmetry import KINDS, reduce_repeatedly, substitute_back
@@ -147,7 +147,7 @@ class AutoBackend:
         self.deadline = math.inf
 
     def _operon(self, time_limit: float, polish: bool = True):
-        from .operon import OperonBackend
+        from .operon.backend import OperonBackend
 
         options = {"max_evaluations": self.gp_evaluations, "stall_evaluations": self.gp_stall, **self.operon_options}
         if not polish:

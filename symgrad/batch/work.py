@@ -52,7 +52,7 @@ def init_worker(threads: int, ignore_interrupt: bool = True) -> None:
 
 def warm_up() -> None:
     """Import what the tasks need (JAX, sympy, matplotlib): a worker started early is ready sooner."""
-    from . import pipeline, plots, report, result  # noqa: F401
+    from .driver import pipeline, plots, report, result  # noqa: F401
 
 
 def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[str, Any]:
@@ -64,12 +64,12 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     Returns:
         ``{"status": "finished" | "failed", "seconds", "error", "test_accuracy"}``.
     """
-    from .data.tables import split_dataset
-    from .errors import SymgradError
-    from .model import Classifier
-    from .pipeline import load_data, train_model
-    from .runs import write_json
-    from .train import accuracy
+    from ..data.tables import split_dataset
+    from ..errors import SymgradError
+    from ..network.model import Classifier
+    from ..pipeline import load_data, train_model
+    from ..runs import write_json
+    from ..network.train import accuracy
 
     start = time.perf_counter()
     path = Path(network_dir)
@@ -111,8 +111,8 @@ def network_ready(network_dir: str | Path, key: str) -> bool:
 def _load_network(network_dir: str):
     import json
 
-    from .model import Classifier
-    from .train import TrainReport
+    from ..network.model import Classifier
+    from ..network.train import TrainReport
 
     path = Path(network_dir)
     stamp = (path / MODEL_FILE).stat().st_mtime
@@ -136,8 +136,8 @@ def run_item(config: dict[str, Any], config_name: str, run_dir: str, network_dir
     Returns:
         ``{"status": "finished" | "interrupted" | "failed", "seconds", "error"}``.
     """
-    from .errors import SymgradError
-    from .pipeline import interpret
+    from ..errors import SymgradError
+    from ..pipeline import interpret
 
     start = time.perf_counter()
     try:

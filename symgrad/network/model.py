@@ -1,6 +1,6 @@
 """The classifier: an MLP as plain dense layers plus input standardisation, saved without pickle.
 
-Training uses a Flax nnx module (``symgrad.train``); the trained network is then held as
+Training uses a Flax nnx module (``symgrad.network.train``); the trained network is then held as
 ``Classifier``, a plain list of (weight, bias) arrays, so that networks trained elsewhere
 (scikit-learn ``coefs_``/``intercepts_``, PyTorch ``state_dict`` tensors, NumPy arrays) can be
 imported with ``Classifier.from_arrays`` and interpreted the same way.
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .errors import SymgradError
+from ..errors import SymgradError
 
 ACTIVATIONS = {
     "relu": jax.nn.relu,

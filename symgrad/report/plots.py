@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from .errors import SymgradError
+from ..errors import SymgradError
 
 # Figures are built with the object API (no pyplot): no global state, nothing left open, no
 # display needed; the Agg canvas is attached by Figure itself.

@@ -1,7 +1,7 @@
 """Where batch work runs: this process, local worker processes, or a Dask cluster.
 
 Every runner hands out ``concurrent.futures.Future`` objects, so the batch loop is the same for
-all of them. Threads: one item uses ``threads`` cores (``batch_work.thread_environment``), and
+all of them. Threads: one item uses ``threads`` cores (``work.thread_environment``), and
 the default number of local workers is the usable cores divided by that.
 """
 
@@ -15,8 +15,8 @@ import os
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
-from .batch_work import init_worker, thread_environment, warm_up
-from .errors import SymgradError
+from .work import init_worker, thread_environment, warm_up
+from ..errors import SymgradError
 
 EXECUTORS = ("local", "dask")
 CONNECT_TIMEOUT = "20s"  # how long to wait for an existing Dask scheduler

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .batch_work import NETWORK_FILE
-from .companions.table import companion_table
-from .config import dump
+from .work import NETWORK_FILE
+from ..companions.table import companion_table
+from ..config import dump
 
 if TYPE_CHECKING:
-    from .batch_grid import Batch, Item
+    from .grid import Batch, Item
 
 COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
            "verdict", "seconds", "run_dir", "error", "network", "test_accuracy", "points", "n_points",
@@ -84,7 +84,7 @@ def companion_columns(batch: Batch) -> tuple[str, ...]:
     """The companion columns of ``batch``'s summary: none unless an item's config asks for companions."""
     if not any(item.config.get("companions") for item in batch.items):
         return ()  # without importing the companions (numpy), which most batches do not ask for
-    from .companions.compare import COMPANIONS, companion_names
+    from ..companions.compare import COMPANIONS, companion_names
 
     asked = {name for item in batch.items for name in companion_names(item.config.get("companions", False))}
     return tuple(f"{group}_{field}" for name in COMPANIONS if name in asked

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..errors import SymgradError
+from ...errors import SymgradError
 
 @dataclass(frozen=True)
 class _NodeRecord:
@@ -71,7 +71,7 @@ def _apply(kind: str, args: list[sp.Expr]) -> sp.Expr:
         return a / sp.sqrt(1 + args[1] ** 2)
     if kind == "pow":
         return a ** args[1]
-    raise SymgradError(f"the Operon node {kind!r} has no sympy translation; use the operators of symgrad.search.operon.OPERATORS")
+    raise SymgradError(f"the Operon node {kind!r} has no sympy translation; use the operators of symgrad.search.operon.backend.OPERATORS")
 
 
 _KIND_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import SymgradError
+from ...errors import SymgradError
 
 
 def julia_loss_source(n_features: int, oriented: bool = False) -> str:

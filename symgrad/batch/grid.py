@@ -38,12 +38,12 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 
-from . import config as config_mod
-from .errors import SymgradError
-from .rundirs import safe_name
+from .. import config as config_mod
+from ..errors import SymgradError
+from ..rundirs import safe_name
 
 if TYPE_CHECKING:  # symgrad.neurons loads JAX: imported where a batch is expanded (expand)
-    from .neurons import NeuronSpec
+    from ..neurons import NeuronSpec
 
 BATCH_KEYS = ("name", "base", "configs", "set", "seeds", "neurons")
 NEURON_KEYS = ("kind", "layer", "unit", "other", "preactivation")
@@ -384,7 +384,7 @@ def expand(spec: dict[str, Any], *, root: Path, name: str, extra_sets: list[str]
 
 def _check_backends(items) -> None:
     """A bad search option would fail every item after training: say so before any work."""
-    from .pipeline import search_backend
+    from ..pipeline import search_backend
 
     seen: set[str] = set()
     for item in items:
@@ -529,8 +529,8 @@ def _neuron_entries(value: Any) -> list | None:
 
 def _shape(config: dict, config_name: str) -> tuple[tuple[int, ...], int]:
     """(hidden sizes, number of classes) of the network a config trains or loads."""
-    from .model import Classifier
-    from .pipeline import load_data
+    from ..network.model import Classifier
+    from ..pipeline import load_data
 
     try:
         if config["model"]["path"] is not None:
@@ -544,7 +544,7 @@ def _shape(config: dict, config_name: str) -> tuple[tuple[int, ...], int]:
 
 def _neurons(entries: list | None, config: dict, shape) -> list[NeuronSpec]:
     """The neurons an entry list names for one network; ``shape()`` is called only when needed."""
-    from .neurons import NeuronSpec  # loads JAX: only an expansion needs it, not a stored plan
+    from ..neurons import NeuronSpec  # loads JAX: only an expansion needs it, not a stored plan
 
     if entries is None:
         n = config["neuron"]

@@ -1,7 +1,7 @@
 """Sparse term-library fit: g = sum_j c_j phi_j with gradients parallel to the targets.
 
 The backend's options, the fit over supports of growing size and the front. The terms are
-built in ``library_terms``, the best support of each size is found with ``library_support``.
+built in ``terms``, the best support of each size is found with ``support``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import Sequence
 import numpy as np
 import sympy as sp
 
-from ..errors import SymgradError
-from ..expressions import complexity
-from .base import Entry, Front, Progress, SearchProblem, SearchResult
-from .canonical import canonicalize
-from .library_support import _backward_elimination, _extend, _fit_support, _quadratic_forms, _support_objectives
-from .library_terms import (FAMILIES as FAMILIES, Term as Term, _scaled_gradients, build_library as build_library,
+from ...errors import SymgradError
+from ...expressions import complexity
+from ..base import Entry, Front, Progress, SearchProblem, SearchResult
+from ..canonical import canonicalize
+from .support import _backward_elimination, _extend, _fit_support, _quadratic_forms, _support_objectives
+from .terms import (FAMILIES as FAMILIES, Term as Term, _scaled_gradients, build_library as build_library,
                             library_bytes as library_bytes, term_gradients as term_gradients)
-from .screening import Screening, relevance, screen_inputs
+from ..screening import Screening, relevance, screen_inputs
 
 # Train losses below this are round-off; a 1e-16 -> 1e-17 step is no 5x improvement.
 LOSS_FLOOR = 1e-10

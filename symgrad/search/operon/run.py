@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import SymgradError
-from .base import Progress, SearchProblem
-from .operon_fitness import _Archive, _GradientFitness, _SizeObjective
+from ...errors import SymgradError
+from ..base import Progress, SearchProblem
+from .fitness import _Archive, _GradientFitness, _SizeObjective
 
 if TYPE_CHECKING:
-    from .operon import OperonBackend
+    from .backend import OperonBackend
 
 
 class _SafeProgress:

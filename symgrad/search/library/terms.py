@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import sympy as sp
 
-from ..expressions import symbols_for
+from ...expressions import symbols_for
 
 FAMILIES = ("linear", "square", "cube", "sin", "cos", "exp", "log", "inverse", "product")
 # exp(x) beyond this spans > 1e21 across the data: useless as a term and risks overflow.

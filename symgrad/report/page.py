@@ -14,10 +14,10 @@ from matplotlib.figure import Figure
 
 from .plots import figure_to_png_bytes
 
-# the verdict lives in symgrad.verdict; its names stay importable from here
-from .verdict import (APPROXIMATE, CANNOT_JUDGE, FAITHFUL, FAITHFUL_MAX_LOSS, FAITHFUL_MIN_AGREEMENT,  # noqa: F401
+# the verdict lives in symgrad.judging.verdict; its names stay importable from here
+from ..judging.verdict import (APPROXIMATE, CANNOT_JUDGE, FAITHFUL, FAITHFUL_MAX_LOSS, FAITHFUL_MIN_AGREEMENT,  # noqa: F401
                       MIN_SIDE_POINTS, NOT_FOUND, cannot_judge, verdict)
-from .verdict import _finite, _get
+from ..judging.verdict import _finite, _get
 
 _FRONT_METRICS = (("loss_near", "L near boundary"), ("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
@@ -201,7 +201,7 @@ def _companion_sections(summary: Mapping[str, Any], best: Mapping[str, Any]) -> 
     """The formula beside the companions (``symgrad.companions``), when the run asked for them."""
     if not summary.get("companions"):
         return []
-    from .companions.table import companion_table
+    from ..companions.table import companion_table
 
     rows = companion_table({"best": best, "companions": summary["companions"]})
     header = ["method", "agreement", "AUC", "nodes", "size", "output"]
@@ -362,8 +362,8 @@ def _threshold_text(best: Mapping[str, Any]) -> str:
 def _latex_or_none(expression: Any, features: list[str]) -> str | None:
     if not expression or not features:
         return None
-    from .errors import SymgradError
-    from .export import to_latex
+    from ..errors import SymgradError
+    from ..export import to_latex
 
     try:
         return to_latex(str(expression), features)

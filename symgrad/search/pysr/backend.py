@@ -31,10 +31,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..errors import SymgradError
-from ..expressions import parse_formula, symbols_for
-from .base import Entry, Front, Progress, SearchProblem, SearchResult
-from .pysr_julia import find_julia, julia_loss_source
+from ...errors import SymgradError
+from ...expressions import parse_formula, symbols_for
+from ..base import Entry, Front, Progress, SearchProblem, SearchResult
+from .julia import find_julia, julia_loss_source
 
 # symgrad operator name -> (arity, PySR operator name); add/sub/mul/div are the Operon
 # backend's names, accepted so that one operator list serves both backends

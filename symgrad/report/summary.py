@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .result import Result
+from ..result import Result
 
 
 def _g(value, spec: str = ".3g") -> str:

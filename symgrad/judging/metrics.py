@@ -8,9 +8,9 @@ import numpy as np
 import sympy as sp
 from scipy import stats
 
-from .errors import SymgradError
-from .expressions import gradient_function, parse_formula, value_function
-from .search.loss import cosines, unit_rows
+from ..errors import SymgradError
+from ..expressions import gradient_function, parse_formula, value_function
+from ..search.loss import cosines, unit_rows
 
 QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -131,7 +131,7 @@ def fidelity_metrics(expr: sp.Expr | str, feature_names: Sequence[str], *, x: np
             are then compared in these units, as the search does (docs/method.md, "Units"), so
             the alignment figures do not depend on the columns' units. None: raw units.
         near: optional (n,) mask of the points nearest the decision boundary; adds
-            ``loss_near``, the loss on those points (``symgrad.floor.near_boundary``).
+            ``loss_near``, the loss on those points (``symgrad.judging.floor.near_boundary``).
 
     Returns:
         JSON-ready dict: alignment_mean, alignment_median, alignment_quantiles (|cos| at

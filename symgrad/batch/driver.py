@@ -7,7 +7,7 @@ same contents as ``python -m symgrad.run``). ``summary.csv``, ``summary.md`` and
 items and redoes failed or unfinished ones; ``--rerun`` redoes everything.
 
 A resume with nothing left to do is answered from the batch folder's ``plan.json`` (the expanded
-batch, see ``batch_grid``): it rewrites the summary and exits without importing JAX or starting
+batch, see ``grid``): it rewrites the summary and exits without importing JAX or starting
 a worker.
 """
 
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 # none of these loads JAX: the grid imports it when it expands a batch (load_batch)
-from .batch_exec import EXECUTORS, check_options, describe_runner, make_runner
-from .batch_grid import Batch, Item, batch_name, load_batch, planned_batch, write_plan
-from .batch_summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
-from .batch_work import network_ready, run_item, train_network
-from .errors import SymgradError
+from .execution import EXECUTORS, check_options, describe_runner, make_runner
+from .grid import Batch, Item, batch_name, load_batch, planned_batch, write_plan
+from .summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
+from .work import network_ready, run_item, train_network
+from ..errors import SymgradError
 
 
 @dataclass(frozen=True)

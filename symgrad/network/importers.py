@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import SymgradError
+from ..errors import SymgradError
 from .model import Classifier
 
 # float32 networks: outputs agree to about 1e-6 relative; a transposed square layer or a wrong
@@ -217,7 +217,7 @@ class FunctionNeuron:
         import jax
         import jax.numpy as jnp
 
-        from .neurons import GradientSample
+        from ..neurons import GradientSample
 
         xs = jnp.asarray(x, jnp.float32)
         grads = np.asarray(jax.jit(jax.vmap(jax.grad(self.function)))(xs), dtype=np.float64)
@@ -260,7 +260,7 @@ def from_function(function: Callable, x: np.ndarray, *, feature_names: Sequence[
 
 
 def _names(given: Sequence[str] | None, found: Any, d: int) -> tuple[str, ...]:
-    from .data.tables import identifier
+    from ..data.tables import identifier
 
     names = list(given) if given is not None else (list(found) if found is not None else [f"x{i}" for i in range(d)])
     if len(names) != d:

@@ -8,13 +8,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .data.tables import Dataset
-from .expressions import parse_formula, value_function
+from ..data.tables import Dataset
+from ..expressions import parse_formula, value_function
 from .floor import near_boundary
 from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
-from .model import Classifier
-from .neurons import GradientSample, NeuronSpec, target_class
-from .search.base import Entry, Front
+from ..network.model import Classifier
+from ..neurons import GradientSample, NeuronSpec, target_class
+from ..search.base import Entry, Front
 
 _ALIGNMENT_KEYS = ("alignment_mean", "alignment_median", "alignment_quantiles", "spearman", "spearman_abs")
 
@@ -73,7 +73,7 @@ class Evidence:
 
     @functools.cached_property
     def near(self) -> np.ndarray:
-        """(m,) mask of the held-out points nearest the decision boundary (``symgrad.floor``)."""
+        """(m,) mask of the held-out points nearest the decision boundary (``symgrad.judging.floor``)."""
         return near_boundary(self.holdout.margin, len(self.holdout.x))
 
     @functools.cached_property
@@ -89,7 +89,7 @@ class Evidence:
 
 
 def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
-    """Metrics of one formula (see ``symgrad.metrics``).
+    """Metrics of one formula (see ``symgrad.judging.metrics``).
 
     Alignment and rank correlation are measured on the held-out band points. Where a network
     decides (``evidence.decides``), the rule "target class iff orientation·g > orientation·threshold"

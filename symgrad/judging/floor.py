@@ -20,8 +20,8 @@ from typing import Any, Iterable
 import numpy as np
 import scipy.linalg
 
-from .search.base import SearchProblem
-from .search.loss import cosines, unit_rows
+from ..search.base import SearchProblem
+from ..search.loss import cosines, unit_rows
 
 # Share of the held-out points nearest the boundary on which the verdict's L is measured, and the
 # fewest points kept (all of them when there are fewer).

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .data.concepts import Concept
-from .expressions import gradient_function, parse_formula, value_function
-from .search.loss import alignment_loss, unit_rows
+from ..data.concepts import Concept
+from ..expressions import gradient_function, parse_formula, value_function
+from ..search.loss import alignment_loss, unit_rows
 
 RECOVERY_THRESHOLD = 0.01
 

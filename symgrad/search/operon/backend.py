@@ -1,8 +1,8 @@
 """Genetic programming with pyoperon, scored by gradient alignment on stacked rows: the backend's
 options, and the front built from a run's archive (sympy conversion, polishing, held-out scores).
 
-The run itself is in ``operon_run`` (Operon objects, worker thread) and ``operon_fitness`` (the
-fitness callback and archive); trees become sympy in ``operon_tree``.
+The run itself is in ``run`` (Operon objects, worker thread) and ``fitness`` (the
+fitness callback and archive); trees become sympy in ``tree``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..errors import SymgradError
-from ..expressions import symbols_for
-from .base import Entry, Front, Progress, SearchProblem, SearchResult
-from .operon_run import _OperonRun, _SafeProgress
-from .operon_tree import _NodeRecord, node_records as node_records, tree_to_sympy as tree_to_sympy
-from .polish import _usable, polish_constants as polish_constants
+from ...errors import SymgradError
+from ...expressions import symbols_for
+from ..base import Entry, Front, Progress, SearchProblem, SearchResult
+from .run import _OperonRun, _SafeProgress
+from .tree import _NodeRecord, node_records as node_records, tree_to_sympy as tree_to_sympy
+from ..polish import _usable, polish_constants as polish_constants
 
 # Operon function symbols a user may enable; aliases map the usual operator signs onto them.
 OPERATORS: tuple[str, ...] = ("add", "sub", "mul", "div", "aq", "pow", "sin", "cos", "tan", "tanh",

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from .operon_tree import _NodeRecord, _node_kind, node_records
+from .tree import _NodeRecord, _node_kind, node_records
 
 if TYPE_CHECKING:
-    from .operon import OperonBackend
+    from .backend import OperonBackend
 
 _WORST_FITNESS = 10.0  # returned for skipped evaluations; L itself never exceeds 2
 

@@ -12,10 +12,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from .data.tables import Dataset
-from .errors import SymgradError
+from ..data.tables import Dataset
+from ..errors import SymgradError
 from .model import Classifier, MLP, check_activation
-from .progress import steps
+from ..progress import steps
 
 # bytes per parameter while training: float32 weights, gradients, Adam's two moments and the
 # update, with room for XLA's temporaries

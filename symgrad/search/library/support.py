@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .loss import alignment_loss
+from ..loss import alignment_loss
 
 # Relative ridge on B (unit diagonal after column scaling): keeps B positive definite when
 # terms are nearly collinear on the data, without moving an exact solution (A c = 0).

@@ -2,7 +2,7 @@
 
 The verdict compares the chosen formula's held-out alignment loss near the decision boundary
 (``loss_near``: the points whose labels identify the concept) with the network's floor there
-(``symgrad.floor``), and its thresholded decisions with the network's:
+(``symgrad.judging.floor``), and its thresholded decisions with the network's:
 
 * ``faithful``: L near the boundary at most ``FAITHFUL_FACTOR`` times the floor (and at most
   ``FAITHFUL_MAX_LOSS``), and at least ``FAITHFUL_MIN_AGREEMENT`` of the network's decisions;
@@ -20,8 +20,8 @@ import math
 from typing import Any, Mapping, Sequence
 
 from .floor import FLOOR_MIN
-from .search.base import Entry, Front
-from .search.select import select
+from ..search.base import Entry, Front
+from ..search.select import select
 
 FAITHFUL = "faithful"
 APPROXIMATE = "approximate"
@@ -48,7 +48,7 @@ UPGRADE_NOTE = ("the selection rule's choice is not faithful; the simplest faith
 
 
 def floor_value(floor: Mapping[str, Any] | None) -> float:
-    """The floor a verdict uses: ``floor["value"]``, or ``symgrad.floor.FLOOR_MIN`` when unknown."""
+    """The floor a verdict uses: ``floor["value"]``, or ``symgrad.judging.floor.FLOOR_MIN`` when unknown."""
     value = _finite((floor or {}).get("value"))
     return FLOOR_MIN if value is None else value
 
@@ -61,10 +61,10 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
     decisions, up to a monotone transform", not "is the ground truth".
 
     Args:
-        best_metrics: ``symgrad.assess.assess_entry`` of the chosen formula; ``loss_near`` is
+        best_metrics: ``symgrad.judging.assess.assess_entry`` of the chosen formula; ``loss_near`` is
             used (``loss``, over the whole band, for results written before it existed).
         front: entries (dicts or objects) with ``metrics``; their lowest L gives context.
-        floor: ``symgrad.floor.Floor.to_dict()``; None uses the minimum floor.
+        floor: ``symgrad.judging.floor.Floor.to_dict()``; None uses the minimum floor.
         decides: whether decisions are compared (False for hidden units and plain functions).
         region: where ``loss_near`` was measured, as the sentence says it.
 
@@ -192,7 +192,7 @@ def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor
     neuron = record["neuron"]
     decides = bool(neuron.get("decides"))
     floor = record.get("floor")
-    # where loss_near is measured (symgrad.floor.near_boundary), as the verdict says it
+    # where loss_near is measured (symgrad.judging.floor.near_boundary), as the verdict says it
     region = {"hidden": "near the unit's zero level", "function": "on the held-out points"}.get(
         neuron.get("kind"), "near the decision boundary")
     best, selection = choose(front, rule=rule, factor=factor, search_info=record.get("search", {}).get("info"))
