@@ -52,7 +52,8 @@ def init_worker(threads: int, ignore_interrupt: bool = True) -> None:
 
 def warm_up() -> None:
     """Import what the tasks need (JAX, sympy, matplotlib): a worker started early is ready sooner."""
-    from .driver import pipeline, plots, report, result  # noqa: F401
+    from .. import pipeline, result  # noqa: F401
+    from ..report import page, plots  # noqa: F401
 
 
 def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[str, Any]:
