@@ -39,7 +39,7 @@ from symgrad.search import make_backend
 from symgrad.search.base import SearchProblem
 from symgrad.search.select import select
 from symgrad.search.synthetic import exact_problem
-from symgrad.pipeline import subsample
+from symgrad.sampling import subsample
 from symgrad.network.train import accuracy, train_classifier
 from symgrad.judging.truth import compare_with_truth
 

@@ -48,8 +48,11 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         writes a run directory with its report.
     """
     from .network.importers import FunctionNeuron, describe, import_model
-    from .pipeline import band_sample, gradient_arrays, judge_front, neuron_record, subsample, run_search
-    from .runs import RESULT_FORMAT, RESULT_VERSION, versions
+    from .judging.judge import judge_front
+    from .pipeline import neuron_record, run_search
+    from .sampling import band_sample, gradient_arrays, subsample
+    from .record import versions
+    from .rundir import RESULT_FORMAT, RESULT_VERSION
     from .search import make_backend
     from .search.base import SearchProblem
 

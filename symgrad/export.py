@@ -15,6 +15,7 @@ import sympy as sp
 
 from .errors import SymgradError
 from .expressions import parse_formula, symbols_for
+from .rundir import jsonable
 
 _INDEXED_NAME = re.compile(r"^([A-Za-z]+)_?(\d+)$")
 _LATEX_SPECIAL = {"\\": r"\backslash{}", "_": r"\_", "#": r"\#", "$": r"\$", "%": r"\%",
@@ -252,21 +253,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value)
-
-
-def jsonable(value: Any) -> Any:
-    """Recursively turn numpy scalars/arrays into Python values and NaN/inf into None."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _check_inputs(X: Any, d: int) -> Any:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +39,16 @@ class NeuronSpec:
     @classmethod
     def output(cls) -> "NeuronSpec":
         return cls("output")
+
+    @classmethod
+    def from_config(cls, neuron: Mapping[str, Any]) -> "NeuronSpec":
+        """The neuron a config's ``neuron`` section (or a batch grid entry) names; its keys are
+        this class's fields (``symgrad.config.SCHEMA["neuron"]``)."""
+        return cls(**{f.name: neuron[f.name] for f in dataclasses.fields(cls)})
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``neuron`` section of a config naming this neuron."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def describe(self) -> str:
         """The neuron in words: "output logit", "hidden layer 1 unit 5 (activation)"."""

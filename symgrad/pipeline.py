@@ -10,21 +10,20 @@ from typing import Any
 import numpy as np
 
 from . import config as config_mod
-from .judging.assess import Evidence, assess_front
+from .judging.assess import Evidence
+from .judging.judge import judge_front
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from .data.datasets import keep_classes, load_shipped
 from .data.tables import Dataset, Split, load_csv, split_dataset
 from .errors import SymgradError
-from .judging.floor import network_floor
 from .network.model import Classifier
-from .neurons import GradientSample, NeuronSpec, normalized_gradients, target_class
+from .neurons import NeuronSpec, target_class
+from .sampling import gradient_arrays, gradient_samples
 from .result import Artifacts, Result, load_run, write_outputs
-from .judging.verdict import conclude
-from .rundirs import prepare_run_dir
-from .runs import RESULT_FORMAT, RESULT_VERSION, versions, write_json
+from .record import versions
+from .rundir import RESULT_FILE, RESULT_FORMAT, RESULT_VERSION, prepare_run_dir, write_json
 from .search import make_backend
-from .search.base import Entry, Front, SearchProblem, SearchResult
-from .search.focus import focus_on_boundary
+from .search.base import Front, SearchProblem, SearchResult
 from .network.train import TrainReport, accuracy, train_classifier
 from .judging.truth import compare_with_truth
 
@@ -74,20 +73,9 @@ def data_source(config: dict[str, Any]) -> dict[str, str | None]:
     return {"source": source, "label": data["label"]}
 
 
-def subsample(sample: GradientSample, n: int, rng: np.random.Generator) -> GradientSample:
-    """At most ``n`` rows of ``sample``, drawn without replacement (order kept)."""
-    if len(sample.x) <= n:
-        return sample
-    idx = np.sort(rng.choice(len(sample.x), size=n, replace=False))
-    return GradientSample(sample.x[idx], sample.directions[idx], sample.values[idx], sample.margin[idx],
-                          {**sample.counts, "subsampled_to": n})
-
-
 def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
     """The neuron named by ``config['neuron']``."""
-    n = config["neuron"]
-    return NeuronSpec(kind=n["kind"], layer=n["layer"], unit=n["unit"], other=n["other"],
-                      preactivation=n["preactivation"])
+    return NeuronSpec.from_config(config["neuron"])
 
 
 def search_backend(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -118,31 +106,6 @@ def train_model(config: dict[str, Any], split: Split, *, progress: Progress | No
         batch_size=config["train"]["batch_size"], learning_rate=config["train"]["learning_rate"],
         weight_decay=config["train"]["weight_decay"], patience=config["train"]["patience"],
         seed=config["seed"], progress=progress)
-
-
-def band_sample(classifier: Classifier, spec: NeuronSpec, x: np.ndarray, *, band: float | None,
-                what: str) -> GradientSample:
-    """Normalised gradients of ``spec`` on the band points of ``x`` (n, d); a decision neuron of a
-    flat (noisy-label) network keeps only the points nearest its boundary (``focus_on_boundary``)."""
-    sample = normalized_gradients(classifier, spec, x, band=band, what=what)
-    return sample if spec.kind == "hidden" else focus_on_boundary(sample)
-
-
-def gradient_samples(classifier: Classifier, spec: NeuronSpec, split: Split, config: dict[str, Any],
-                     ) -> tuple[GradientSample, GradientSample]:
-    """Normalised gradients on training points (search) and on validation + test points (held-out),
-    each subsampled to ``gradients.n_points`` / ``gradients.n_holdout`` with the run's seed."""
-    rng = np.random.default_rng(config["seed"])
-    band = config["gradients"]["band"]
-    search = subsample(band_sample(classifier, spec, split.train.x, band=band, what="training points"),
-                       config["gradients"]["n_points"], rng)
-    holdout = subsample(band_sample(classifier, spec, np.concatenate([split.validation.x, split.test.x]), band=band,
-                                    what="held-out points"),
-                        config["gradients"]["n_holdout"], rng)
-    if len(search.x) < 20:
-        raise SymgradError(f"only {len(search.x)} training points remain in the band {band}; widen gradients.band "
-                           "or give more data")
-    return search, holdout
 
 
 def run_search(backend: Any, problem: SearchProblem, *, seed: int, progress: Progress) -> SearchResult:
@@ -184,7 +147,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
 
     Args:
         config: a validated configuration (``symgrad.config.load_config``).
-        out: explicit run directory (see ``symgrad.rundirs.prepare_run_dir``); default
+        out: explicit run directory (see ``symgrad.rundir.prepare_run_dir``); default
             ``output.dir/<name>`` with a fresh numbered name if taken.
         model_path: a saved ``model.npz`` to interpret instead of training.
         progress: receives one-line progress messages (None for silence).
@@ -234,7 +197,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     try:
         run_dir = run_folder.path
         (run_dir / "config.yaml").write_text(config_mod.dump(config))
-        write_json(run_dir / "result.json", _record_start(config, dataset, timings))
+        write_json(run_dir / RESULT_FILE, _record_start(config, dataset, timings))
         if classifier is None:
             t0 = time.perf_counter()
             classifier, train_report = train_model(config, split, progress=say)
@@ -264,7 +227,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
         classifier, spec: the network and the neuron to interpret.
         dataset, split: the data the network was trained on, and its train/validation/test split.
         run_dir: an existing folder to write the run's files into (``interpret`` gives the hidden
-            folder of ``symgrad.rundirs.prepare_run_dir``, published when complete).
+            folder of ``symgrad.rundir.prepare_run_dir``, published when complete).
         concept: the known concept, for built-in data (adds ``truth`` to the result).
         train_report: the training's report, if symgrad trained the network.
         backend: (engine, options) from ``search_backend``; built from the config if None.
@@ -306,7 +269,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
                                  holdout_sample, config["gradients"]["band"]))
     record["data"].update(data_source(config))
     record["status"] = "searching"
-    write_json(run_dir / "result.json", record)
+    write_json(run_dir / RESULT_FILE, record)
 
     say(f"searching with the {config['search']['backend']} backend ...")
     t0 = time.perf_counter()
@@ -316,7 +279,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     record["search"] = {"backend": config["search"]["backend"], "options": options, "info": found.info,
                         "interrupted": interrupted}
     record["front"] = front.to_list()  # saved before assessment so that nothing found is lost
-    write_json(run_dir / "result.json", record)
+    write_json(run_dir / RESULT_FILE, record)
 
     t0 = time.perf_counter()
     evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale)
@@ -335,37 +298,14 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
                                                                  best=best, seed=seed)
         timings["companions"] = time.perf_counter() - t0
     record["status"] = "interrupted" if interrupted else "finished"
-    write_json(run_dir / "result.json", record)
+    write_json(run_dir / RESULT_FILE, record)
 
     t0 = time.perf_counter()
     result = Result.from_record(record, path=run_dir, artifacts=Artifacts(classifier, arrays))
     write_outputs(run_dir, result, extra_figures=companion_figures)
     timings["report"] = time.perf_counter() - t0
-    write_json(run_dir / "result.json", record)
+    write_json(run_dir / RESULT_FILE, record)
     return result
-
-
-def judge_front(record: dict[str, Any], front: Front, problem: SearchProblem, evidence: Evidence, *,
-                rule: str = "knee", factor: float | None = None) -> tuple[Front, Entry | None]:
-    """Assess every formula against ``evidence``, measure the network's floor near its boundary
-    (``record["floor"]``), then choose and judge (``symgrad.judging.verdict.conclude`` fills ``record``).
-
-    Returns:
-        The assessed front and the chosen entry (None for an empty front).
-    """
-    front = assess_front(front, evidence)
-    record["floor"] = network_floor(problem, evidence.near, [e.metrics.get("loss_near") for e in front]).to_dict()
-    return front, conclude(record, front, rule=rule, factor=factor)
-
-
-def gradient_arrays(search: GradientSample, holdout: GradientSample, reference: np.ndarray,
-                    scale: np.ndarray) -> dict[str, np.ndarray]:
-    """The arrays of gradients.npz; ``reference`` (test points) sets the ranges of boundary
-    slices, ``scale`` (d,) is the spread in whose units gradients are compared."""
-    return {"x": search.x, "directions": search.directions, "values": search.values, "x_holdout": holdout.x,
-            "directions_holdout": holdout.directions, "values_holdout": holdout.values,
-            "margin_holdout": holdout.margin, "x_reference": reference,
-            "scale": np.asarray(scale, dtype=np.float64)}
 
 
 def _record_start(config: dict[str, Any], dataset: Dataset, timings: dict[str, float]) -> dict[str, Any]:

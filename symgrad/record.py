@@ -10,6 +10,8 @@ summarising runs stays fast.
 
 from __future__ import annotations
 
+import functools
+import platform
 import zipfile
 from numbers import Real
 from pathlib import Path
@@ -18,9 +20,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import SymgradError
-from .rundirs import RESULT_FORMAT, RESULT_VERSION
+from .rundir import RESULT_FORMAT, RESULT_VERSION
 
-# every status a run can end or pause in (rundirs.UNFINISHED are the ones still open)
+# every status a run can end or pause in (rundir.UNFINISHED are the ones still open)
 STATUSES = ("started", "searching", "failed", "finished", "interrupted")
 VERDICT_KINDS = ("faithful", "approximate", "not_found", "cannot_judge")
 # sections that are mappings when present (null is allowed: an unfinished or failed run)
@@ -134,3 +136,21 @@ def check_model_inputs(record: Mapping[str, Any], model_file: Path, *, where: st
     if n_inputs != len(features):
         raise SymgradError(f"{where} is damaged: it names {len(features)} inputs {list(features)}, but its network "
                            f"{model_file.name} takes {n_inputs}; rerun the job or restore the file")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the platform and the numerical packages, for a record's ``versions``."""
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=1)  # read once per process: a batch worker writes many runs
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("symgrad", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "sympy", "pyoperon"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

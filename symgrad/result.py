@@ -75,7 +75,7 @@ class Result:
 
     def to_json(self) -> str:
         """The result.json text."""
-        from .export import jsonable
+        from .rundir import jsonable
 
         return json.dumps(jsonable(self.record), indent=2, allow_nan=False)
 
@@ -319,12 +319,12 @@ class Result:
         """Write a run directory (result.json, model.npz, gradients.npz, exports and report).
 
         A finished run already at ``directory`` is replaced only with ``overwrite``; a folder
-        holding anything else is never replaced (``symgrad.rundirs.replace_problem``).
+        holding anything else is never replaced (``symgrad.rundir.replace_problem``).
 
         Returns:
             The result as loaded back from ``directory``.
         """
-        from .rundirs import prepare_run_dir
+        from .rundir import prepare_run_dir
 
         # written into a hidden sibling and moved into place when complete, as every run is
         folder = prepare_run_dir(directory, None, stem="run", overwrite=overwrite, explicit=True)
@@ -405,10 +405,10 @@ def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, 
     from . import export
     from .report.page import write_report
     from .report.plots import cached_png, figure_to_png_bytes
-    from .runs import write_json
+    from .rundir import RESULT_FILE, write_json
 
     record = result.record
-    write_json(run_dir / "result.json", record)
+    write_json(run_dir / RESULT_FILE, record)
     export.front_to_csv(record.get("front", []), run_dir / "front.csv")
     export.front_to_json(record.get("front", []), run_dir / "front.json")
     best = result.best
@@ -464,9 +464,10 @@ def load_run(path: str | Path) -> Result:
             naming what is wrong; see ``symgrad.record.check_record``).
     """
     from .record import check_model_inputs, check_record
+    from .rundir import RESULT_FILE
 
     path = Path(path)
-    result_file = path / "result.json"
+    result_file = path / RESULT_FILE
     if not result_file.is_file():
         raise SymgradError(f"{str(path)!r} is not a symgrad run directory (no result.json)")
     try:

@@ -11,13 +11,13 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import SymgradError
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_FINISHED, EXIT_INTERRUPTED, SymgradError
+from .rundir import ERROR_LOG
 
-# exit codes of ``python -m symgrad.run``
-EXIT_FINISHED = 0  # the run finished
-EXIT_INTERNAL = 1  # a bug: one line on stderr, the traceback in a log file it names
-EXIT_BAD_INPUT = 2  # bad input (config, data, model, output folder): one sentence on stderr
-EXIT_INTERRUPTED = 130  # Ctrl-C; if it came during the search, the front found so far is written
+# exit codes of ``python -m symgrad.run`` (symgrad.errors): an internal error is EXIT_FAILED, with
+# one line on stderr and the traceback in a log file it names; after Ctrl-C during the search the
+# front found so far is written
+EXIT_INTERNAL = EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the job; returns the exit code (see ``EXIT_CODES``)."""
+    """Run the job; returns the exit code (the EXIT_ codes of ``symgrad.errors``)."""
     args = build_parser().parse_args(argv)
     with _stop_signals():
         return _run(args)
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     run = None
     try:
         from .config import load_config
-        from .rundirs import replace_problem
+        from .rundir import replace_problem
 
         config = load_config(args.config, args.overrides)
         if args.out is not None:
@@ -125,10 +125,10 @@ def _write_log(error: Exception, run) -> Path:
     import traceback
 
     where = getattr(error, "run_dir", None)
-    if where is not None and (Path(where) / "error.log").is_file():
-        return Path(where) / "error.log"
+    if where is not None and (Path(where) / ERROR_LOG).is_file():
+        return Path(where) / ERROR_LOG
     folder = run.path if run is not None else Path(tempfile.gettempdir())
-    name = "error.log" if run is not None else f"symgrad-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    name = ERROR_LOG if run is not None else f"symgrad-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     log = folder / name
     try:
         log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from symgrad.run import main
-from symgrad.runs import load_run
+from symgrad import load_run
 
 ROOT = Path(__file__).parent.parent
 A1 = str(ROOT / "experiments/paper/A1.yaml")

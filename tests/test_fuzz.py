@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symgrad.rundirs import replace_problem, run_status
+from symgrad.rundir import replace_problem, run_status
 from symgrad.run import main
 
 NAMES = ["b", "a", "pi", "E", "lambda", "None", "x 1", "1x", "a_b", "a b", "", "größe", "sin", "label", "I"]

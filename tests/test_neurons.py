@@ -140,3 +140,15 @@ def test_nan_inputs_are_rejected():
     x[3, 1] = np.nan
     with pytest.raises(SymgradError, match="NaN"):
         normalized_gradients(random_classifier(), NeuronSpec.output(), x)
+
+
+def test_a_neuron_spec_has_the_fields_of_the_config_section():
+    # the config's neuron keys, the batch grid's and NeuronSpec's fields are one list
+    import dataclasses
+
+    from symgrad.batch.grid import NEURON_KEYS
+    from symgrad.config import SCHEMA
+
+    assert tuple(f.name for f in dataclasses.fields(NeuronSpec)) == tuple(SCHEMA["neuron"]) == NEURON_KEYS
+    spec = NeuronSpec("hidden", layer=1, unit=3, preactivation=True)
+    assert NeuronSpec.from_config(spec.to_config()) == spec

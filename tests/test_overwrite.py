@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from symgrad.errors import SymgradError
-from symgrad.rundirs import _foreign_entries, prepare_run_dir, replace_problem, run_status, safe_name
+from symgrad.rundir import foreign_entries, prepare_run_dir, replace_problem, run_status, safe_name
 from symgrad.run import main
 
 ROOT = Path(__file__).parent.parent
@@ -49,8 +49,8 @@ def finished_run(tmp_path_factory):
 
 
 def test_a_finished_run_holds_only_run_files(finished_run):
-    # a file a run writes but rundirs does not know would make --overwrite refuse every run
-    assert _foreign_entries(finished_run) == []
+    # a file a run writes but rundir does not know would make --overwrite refuse every run
+    assert foreign_entries(finished_run) == []
     assert run_status(finished_run) == "finished"
 
 
@@ -185,7 +185,7 @@ def test_overwrite_of_a_run_this_user_cannot_modify_stops_before_any_work(finish
     # root may write anywhere, so the permission is taken away where symgrad asks for it
     locked = os.path.realpath(finished_run)
     real_access = os.access
-    monkeypatch.setattr("symgrad.rundirs.os.access",
+    monkeypatch.setattr("symgrad.rundir.os.access",
                         lambda path, mode: False if os.path.realpath(path) == locked else real_access(path, mode))
     monkeypatch.setattr(symgrad.pipeline, "train_classifier", lambda *a, **k: pytest.fail("training started"))
     code = main([A1, "--out", str(finished_run), "--overwrite", "--quiet"])

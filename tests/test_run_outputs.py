@@ -9,7 +9,7 @@ from symgrad.config import load_config
 from symgrad.data import make_concept_dataset, split_dataset
 from symgrad.expressions import value_function
 from symgrad.pipeline import interpret
-from symgrad.runs import load_run
+from symgrad import load_run
 
 FAST = ["train.epochs=25", "model.hidden=[32, 32]", "data.n_samples=4000", "gradients.n_points=500",
         "gradients.n_holdout=500", "progress=false", "search.backend=library"]

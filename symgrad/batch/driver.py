@@ -28,7 +28,8 @@ from .execution import EXECUTORS, check_options, describe_runner, make_runner
 from .grid import Batch, Item, batch_name, load_batch, planned_batch, write_plan
 from .summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
 from .work import network_ready, run_item, train_network
-from ..errors import SymgradError
+from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_FINISHED, EXIT_INTERRUPTED, SymgradError
+from ..progress import stderr_line
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ class _Tracker:
         self.start = time.monotonic()
         self.item_seconds: list[float] = []
         self._bar = None
-        if say is _stderr and sys.stderr.isatty():
+        if say is stderr_line and sys.stderr.isatty():
             try:
                 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
             except ImportError:
@@ -279,10 +280,6 @@ class _Tracker:
             self._bar.stop()
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m symgrad.batch",
                                      description="Interpret many neurons, configs and seeds; each network is "
@@ -305,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    progress = None if args.quiet else _stderr
+    progress = None if args.quiet else stderr_line
     options = dict(executor=args.executor, workers=args.workers, threads=args.threads, scheduler=args.scheduler)
     runner = None
     try:
@@ -324,20 +321,20 @@ def main(argv: list[str] | None = None) -> int:
         if runner is not None:
             runner.close(interrupted=True)
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         if runner is not None:
             runner.close(interrupted=True)
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     c = outcome.counts
     print(f"{len(outcome.rows)} items: {c['finished']} finished, {c['failed']} failed, "
           f"{c['interrupted'] + c['pending'] + c['running']} not done; {c['faithful']} with a faithful formula"
           + (f"; known concepts recovered in {c['recovered']} of {c['with_truth']}" if c["with_truth"] else ""))
     print(f"summary: {outcome.path / 'summary.html'}")
     if outcome.interrupted:
-        return 130
-    return 0 if c["failed"] == 0 else 1
+        return EXIT_INTERRUPTED
+    return EXIT_FINISHED if c["failed"] == 0 else EXIT_FAILED
 
 
 if __name__ == "__main__":

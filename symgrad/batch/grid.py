@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config as config_mod
 from ..errors import SymgradError
-from ..rundirs import safe_name
+from ..rundir import safe_name, write_text
 
 if TYPE_CHECKING:  # symgrad.neurons loads JAX: imported where a batch is expanded (expand)
     from ..neurons import NeuronSpec
 
 BATCH_KEYS = ("name", "base", "configs", "set", "seeds", "neurons")
-NEURON_KEYS = ("kind", "layer", "unit", "other", "preactivation")
+NEURON_KEYS = tuple(config_mod.SCHEMA["neuron"])  # NeuronSpec's fields (a test holds them equal)
 NEURON_WORDS = ("output", "classes", "pairs")
 # the config sections that define a network; everything else may differ between its neurons
 NETWORK_SECTIONS = ("seed", "data", "model", "train")
@@ -253,9 +253,7 @@ def write_plan(batch: Batch, batch_dir: str | Path) -> bool:
     if text is None or not _same_batch(_from_plan(json.loads(text)), batch):
         target.unlink(missing_ok=True)
         return False
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)  # a resume never reads half a plan
+    write_text(target, text)  # atomic: a resume never reads half a plan
     return True
 
 
@@ -367,7 +365,7 @@ def expand(spec: dict[str, Any], *, root: Path, name: str, extra_sets: list[str]
                 except SymgradError as error:
                     raise SymgradError(f"config {config_name}: {error}") from None
                 item_config = copy.deepcopy(config)
-                item_config["neuron"] = {k: getattr(spec_, k) for k in NEURON_KEYS}
+                item_config["neuron"] = spec_.to_config()
                 item_config = _validated(item_config, config_name)
                 item_id = f"{config_name}-s{config['seed']}-{spec_.tag()}"
                 items.setdefault(item_id, Item(item_id, config_name, config["seed"], spec_, network.id, item_config))
@@ -548,7 +546,7 @@ def _neurons(entries: list | None, config: dict, shape) -> list[NeuronSpec]:
 
     if entries is None:
         n = config["neuron"]
-        return [NeuronSpec(n["kind"], n["layer"], n["unit"], n["other"], n["preactivation"])]
+        return [NeuronSpec.from_config(n)]
     out: list[NeuronSpec] = []
     for entry in entries:
         if entry == "output":

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .work import NETWORK_FILE
 from ..companions.table import companion_table
 from ..config import dump
+from ..rundir import RESULT_FILE, write_text
 
 if TYPE_CHECKING:
     from .grid import Batch, Item
@@ -57,13 +58,12 @@ def load_state(batch_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def save_state(batch_dir: Path, state: dict[str, dict[str, Any]]) -> None:
-    # plain values only (statuses, seconds, errors): no need for symgrad.runs.write_json's numpy
-    _atomic(batch_dir / STATE_FILE, json.dumps({"items": state}, indent=2))
+    write_text(batch_dir / STATE_FILE, json.dumps({"items": state}, indent=2))
 
 
 def _result(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((path / "result.json").read_text())
+        return json.loads((path / RESULT_FILE).read_text())
     except (OSError, ValueError):
         return None
 
@@ -164,16 +164,10 @@ def write_summary(batch: Batch, batch_dir: Path, state: dict[str, dict[str, Any]
     """Rewrite state.json, summary.csv, summary.md and summary.html (each atomically)."""
     save_state(batch_dir, state)
     table = rows(batch, batch_dir, state)
-    _atomic(batch_dir / "summary.csv", _csv(table, COLUMNS + companion_columns(batch)))
-    _atomic(batch_dir / "summary.md", _markdown(batch, table, executor))
-    _atomic(batch_dir / "summary.html", _html(batch, batch_dir, table, executor))
+    write_text(batch_dir / "summary.csv", _csv(table, COLUMNS + companion_columns(batch)))
+    write_text(batch_dir / "summary.md", _markdown(batch, table, executor))
+    write_text(batch_dir / "summary.html", _html(batch, batch_dir, table, executor))
     return table
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _csv(table: list[dict[str, Any]], columns: tuple[str, ...]) -> str:

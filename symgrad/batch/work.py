@@ -12,9 +12,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..rundir import ERROR_LOG
+
 MODEL_FILE = "model.npz"
 NETWORK_FILE = "network.json"
-ERROR_LOG = "error.log"  # a traceback, for an unexpected error only
 
 # classifiers loaded by this worker process: the compiled logits and gradient functions of a
 # network are reused by all of its items that the process runs
@@ -69,7 +70,7 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     from ..errors import SymgradError
     from ..network.model import Classifier
     from ..pipeline import load_data, train_model
-    from ..runs import write_json
+    from ..rundir import write_json
     from ..network.train import accuracy
 
     start = time.perf_counter()

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from ..data.tables import load_csv, split_dataset
-from ..errors import SymgradError
+from ..errors import EXIT_BAD_INPUT, EXIT_FINISHED, SymgradError
 from .collapse import CollapsedRules, collapse
 from .compare import PRELU_FORCE_OFFSET, PRELU_HIDDEN, PRELU_STEPS
 from .prelu import train_prelu
@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                                           steps=args.steps, hidden=args.hidden)
     except SymgradError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     print(f"class 1 where the score > 0.5; agreement with the labels on held-out rows: {agreement:.4f}\n")
     print(rules.text(max_regions=32))
-    return 0
+    return EXIT_FINISHED
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from ...errors import SymgradError
 from ...expressions import complexity
 from ..base import Entry, Front, Progress, SearchProblem, SearchResult
 from ..canonical import canonicalize
-from .support import _backward_elimination, _extend, _fit_support, _quadratic_forms, _support_objectives
-from .terms import (FAMILIES as FAMILIES, Term as Term, _scaled_gradients, build_library as build_library,
+from .support import backward_elimination, extend, fit_support, quadratic_forms, support_objectives
+from .terms import (FAMILIES as FAMILIES, Term as Term, scaled_gradients, build_library as build_library,
                             library_bytes as library_bytes, term_gradients as term_gradients)
 from ..screening import Screening, relevance, screen_inputs
 
@@ -241,9 +241,9 @@ class LibraryBackend:
         terms = build_library(sub.x, sub.x_holdout, sub.feature_names, self.include)
         if not terms:
             raise SymgradError(f"the term families {list(self.include)} give no usable term on these inputs")
-        gradients, scales = _scaled_gradients(terms, sub.x, sub.spread)
+        gradients, scales = scaled_gradients(terms, sub.x, sub.spread)
         n = sub.x.shape[0]
-        a_matrix, b_matrix = _quadratic_forms(gradients, sub.directions)
+        a_matrix, b_matrix = quadratic_forms(gradients, sub.directions)
         m = len(terms)
         term_complexity = [complexity(t.expression) for t in terms]
         max_size = min(self.max_terms, m)
@@ -252,7 +252,7 @@ class LibraryBackend:
         say(f"library: {m} terms over {sub.n_features} inputs, {n} points, "
             f"{'exhaustive over' if exhaustive else 'beam and backward elimination instead of'} {total} supports")
         # backward elimination refits (m, m) eigenproblems: worth it only for modest libraries
-        backward = {} if exhaustive or m > _BACKWARD_MAX_TERMS else _backward_elimination(a_matrix, b_matrix, max_size)
+        backward = {} if exhaustive or m > _BACKWARD_MAX_TERMS else backward_elimination(a_matrix, b_matrix, max_size)
         supports: list[SupportFit] = []
         beam: list[tuple[int, ...]] = [()]
         try:
@@ -260,13 +260,13 @@ class LibraryBackend:
                 if exhaustive:
                     candidates = np.array(list(itertools.combinations(range(m), size)), dtype=np.int64)
                 else:
-                    candidates = _extend(beam, m, size, backward.get(size))
-                objectives = _support_objectives(a_matrix, b_matrix, candidates)
+                    candidates = extend(beam, m, size, backward.get(size))
+                objectives = support_objectives(a_matrix, b_matrix, candidates)
                 order = np.argsort(objectives, kind="stable")
                 beam = [tuple(int(j) for j in candidates[i]) for i in order[:_BEAM]]
                 fits = []
                 for i in order[:_RERANK]:
-                    fitted = _fit_support(a_matrix, b_matrix, gradients, sub.directions, candidates[i], sub.oriented)
+                    fitted = fit_support(a_matrix, b_matrix, gradients, sub.directions, candidates[i], sub.oriented)
                     fits.append((candidates[i], fitted[1], fitted[0], float(objectives[i])))
                 # Near-ties go to the simpler families: network noise lets look-alikes such as
                 # cos(x0) for x0**2 edge ahead by a few percent; exact fits tie at round-off.

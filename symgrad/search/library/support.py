@@ -19,7 +19,7 @@ _RIDGE = 1e-8
 _CHUNK = 4096
 
 
-def _quadratic_forms(gradients: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quadratic_forms(gradients: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A = mean_k J_k^T (I - N_k N_k^T) J_k and B = mean_k J_k^T J_k, both (m, m)."""
     n = gradients.shape[0]
     b_matrix = np.einsum("kdi,kdj->ij", gradients, gradients) / n
@@ -28,7 +28,7 @@ def _quadratic_forms(gradients: np.ndarray, directions: np.ndarray) -> tuple[np.
     return (a_matrix + a_matrix.T) / 2, (b_matrix + b_matrix.T) / 2
 
 
-def _support_objectives(a_matrix: np.ndarray, b_matrix: np.ndarray, supports: np.ndarray) -> np.ndarray:
+def support_objectives(a_matrix: np.ndarray, b_matrix: np.ndarray, supports: np.ndarray) -> np.ndarray:
     """Smallest generalised eigenvalue of (A_S, B_S + ridge) for each row S of ``supports`` (K, k).
 
     Batched through a Cholesky factor of B_S: eig(L^-1 A_S L^-T) = eig(A_S, B_S).
@@ -58,7 +58,7 @@ def _smallest_eig(a_s: np.ndarray, b_s: np.ndarray) -> float:
         return np.inf
 
 
-def _fit_support(a_matrix: np.ndarray, b_matrix: np.ndarray, gradients: np.ndarray, directions: np.ndarray,
+def fit_support(a_matrix: np.ndarray, b_matrix: np.ndarray, gradients: np.ndarray, directions: np.ndarray,
                  support: np.ndarray, oriented: bool) -> tuple[np.ndarray, float]:
     """Coefficients (scaled units) of the best g on ``support`` and its train loss."""
     idx = np.asarray(support)
@@ -76,7 +76,7 @@ def _fit_support(a_matrix: np.ndarray, b_matrix: np.ndarray, gradients: np.ndarr
     return coefficients, alignment_loss(g_gradients, directions, oriented=oriented)
 
 
-def _extend(beam: list[tuple[int, ...]], m: int, size: int, backward: tuple[int, ...] | None) -> np.ndarray:
+def extend(beam: list[tuple[int, ...]], m: int, size: int, backward: tuple[int, ...] | None) -> np.ndarray:
     """Supports of ``size`` terms: every one-term extension of the beam, plus the backward pick."""
     found: set[tuple[int, ...]] = set()
     for support in beam:
@@ -88,7 +88,7 @@ def _extend(beam: list[tuple[int, ...]], m: int, size: int, backward: tuple[int,
     return np.array(sorted(found), dtype=np.int64).reshape(-1, size)
 
 
-def _backward_elimination(a_matrix: np.ndarray, b_matrix: np.ndarray, max_size: int) -> dict[int, tuple[int, ...]]:
+def backward_elimination(a_matrix: np.ndarray, b_matrix: np.ndarray, max_size: int) -> dict[int, tuple[int, ...]]:
     """Supports of size 1..max_size found by refitting and dropping the smallest |c_j|.
 
     Columns have unit scale, so |c_j| compares the terms' contributions.

@@ -108,7 +108,7 @@ def term_gradients(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scaled_gradients(terms: Sequence[Term], x: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scaled_gradients(terms: Sequence[Term], x: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Term gradients in spread units (rows times ``spread`` (d,)) with each column scaled to
     unit root-mean-square norm, and the column scales.
 

@@ -1,4 +1,5 @@
-"""Run directories: where a run goes, what may be replaced, and the swap that publishes it.
+"""Run folders: where a run goes, what may be replaced, the swap that publishes it, and the
+atomic writes of its JSON files. The only module that writes or replaces run folders.
 
 A run is written into a hidden sibling folder (``.NAME.partial-...``) and moved to its place
 only when it is complete, so an earlier run at that place stays intact until then. Only a
@@ -13,6 +14,7 @@ path before the numerical packages are imported.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -20,6 +22,7 @@ import shutil
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from .errors import SymgradError
 
@@ -35,6 +38,35 @@ RUN_FILES = frozenset({"config.yaml", "model.npz", "gradients.npz", RESULT_FILE,
                        "error.txt"})
 # a run with one of these states did not finish: it may be replaced without --overwrite
 UNFINISHED = ("started", "searching", "failed")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python values and NaN or infinity
+    into None (JSON has neither); duck-typed, so that this module needs no numpy."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy arrays and scalars
+        return jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as JSON atomically (a temporary file, then a rename): a crash never leaves
+    half a file, and a reader sees the old or the new content."""
+    return write_text(path, json.dumps(jsonable(data), indent=2, allow_nan=False))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` atomically (a temporary ``*.tmp`` beside it, then a rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def safe_name(name: str) -> str:
@@ -56,7 +88,7 @@ def run_status(path: str | Path) -> str | None:
     return status if isinstance(status, str) else "unknown"
 
 
-def _foreign_entries(path: Path) -> list[str]:
+def foreign_entries(path: Path) -> list[str]:
     """Names in ``path`` that a run does not write (temporary ``*.tmp`` files count as the run's)."""
     foreign = []
     for entry in path.iterdir():
@@ -128,7 +160,7 @@ def replace_problem(path: str | Path, *, overwrite: bool) -> str | None:
     if not entries:
         return None
     status = run_status(path)
-    foreign = _foreign_entries(path)
+    foreign = foreign_entries(path)
     if status is None or foreign:
         example = ", ".join(repr(n) for n in foreign[:3]) or "no symgrad result.json"
         return (f"{shown!r} holds files that are not part of a symgrad run ({example}); symgrad replaces only "
@@ -192,9 +224,7 @@ class RunDirectory:
             if internal:
                 result["error"] = f"internal error ({type(error).__name__}: {error})"
                 (self.path / ERROR_LOG).write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-            tmp = self.path / (RESULT_FILE + ".tmp")
-            tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-            os.replace(tmp, result_file)
+            write_json(result_file, result)
             if replace_problem(self.target, overwrite=False) is None:
                 _swap(self.path, self.target)
                 return self.target
