@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "SymgradError": ".errors",
     "explain": ".explain",
     "Result": ".result", "load_run": ".result",
-    "from_arrays": ".network.importers", "from_function": ".network.importers", "from_sklearn": ".network.importers",
+    "from_arrays": ".network.importers", "from_function": ".neurons", "from_sklearn": ".network.importers",
     "from_torch": ".network.importers",
     "complexity": ".expressions", "parse_formula": ".expressions",
     "Classifier": ".network.model",
@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
     from .errors import SymgradError as SymgradError
     from .explain import explain as explain
-    from .network.importers import from_arrays as from_arrays, from_function as from_function
+    from .network.importers import from_arrays as from_arrays
+    from .neurons import from_function as from_function
     from .network.importers import from_sklearn as from_sklearn, from_torch as from_torch
     from .result import Result as Result, load_run as load_run
     from .expressions import complexity as complexity, parse_formula as parse_formula

@@ -47,7 +47,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         written in the feature names and equivalent up to a monotone transform. ``save(dir)``
         writes a run directory with its report.
     """
-    from .network.importers import FunctionNeuron, describe, import_model
+    from .network.importers import describe, import_model, is_network
+    from .neurons import FunctionNeuron, from_function
     from .judging.judge import judge_front
     from .pipeline import neuron_record, run_search
     from .sampling import band_sample, gradient_arrays, subsample
@@ -59,8 +60,12 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     x = _points(x)
     if not 0 < holdout_fraction < 1:
         raise SymgradError(f"holdout_fraction={holdout_fraction} must be between 0 and 1")
-    subject = model if isinstance(model, (Classifier, FunctionNeuron)) else import_model(model, x,
-                                                                                          feature_names=feature_names)
+    if isinstance(model, (Classifier, FunctionNeuron)):
+        subject = model
+    elif callable(model) and not is_network(model):
+        subject = from_function(model, x, feature_names=feature_names)
+    else:
+        subject = import_model(model, x, feature_names=feature_names)
     if isinstance(subject, Classifier) and feature_names is not None and tuple(feature_names) != subject.feature_names:
         subject = _renamed(subject, feature_names)
     engine = make_backend(backend, options)

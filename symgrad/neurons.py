@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .errors import SymgradError
+from .network.importers import input_names
 from .network.model import Classifier, forward
 
 NeuronKind = Literal["output", "class", "log_odds", "hidden"]
@@ -296,3 +297,56 @@ def normalized_gradients(classifier: Classifier, spec: NeuronSpec, x: np.ndarray
     counts["kept"] = int(alive.sum())
     directions = grads[alive] / norms[alive, None]
     return GradientSample(x_band[alive], directions, values[alive], margin_band[alive], counts)
+
+
+# ----------------------------------------------------------------------------- a JAX function as a neuron
+
+
+@dataclass(frozen=True)
+class FunctionNeuron:
+    """Any JAX-traceable scalar function of one point, interpreted by its gradients alone.
+
+    Attributes:
+        function: f(x (d,)) -> () in raw units.
+        feature_names: d names.
+        description: how the neuron is named in results.
+    """
+
+    function: Callable
+    feature_names: tuple[str, ...]
+    description: str = "function f(x)"
+
+    def sample(self, x: np.ndarray, *, min_norm: float = 1e-7, what: str = "points"):
+        """``GradientSample`` of unit gradients at the rows of ``x`` (n, d) where the gradient is not zero."""
+        xs = jnp.asarray(x, jnp.float32)
+        grads = np.asarray(jax.jit(jax.vmap(jax.grad(self.function)))(xs), dtype=np.float64)
+        values = np.asarray(jax.jit(jax.vmap(self.function))(xs), dtype=np.float64)
+        norms = np.linalg.norm(grads, axis=1)
+        finite = np.isfinite(norms) & np.isfinite(values)
+        reference = np.median(norms[finite]) if finite.any() else 0.0
+        alive = finite & (norms > min_norm * reference) & (norms > 0)
+        if not alive.any():
+            raise SymgradError(f"the function has zero or non-finite gradient at all {len(x)} {what}")
+        counts = {"offered": int(len(x)), "outside_band": 0, "zero_gradient": int((~alive).sum()),
+                  "kept": int(alive.sum())}
+        return GradientSample(np.asarray(x)[alive], grads[alive] / norms[alive, None], values[alive],
+                              np.zeros(int(alive.sum())), counts)
+
+
+def from_function(function: Callable, x: np.ndarray, *, feature_names: Sequence[str] | None = None,
+                  description: str = "function f(x)") -> FunctionNeuron:
+    """A ``FunctionNeuron``, after checking that ``function`` maps one row of ``x`` (n, d) to a
+    finite scalar and can be differentiated by JAX."""
+    x = np.asarray(x, dtype=np.float64)
+    names = input_names(feature_names, None, x.shape[1])
+    row = jnp.asarray(x[0], jnp.float32)
+    try:
+        value = jax.eval_shape(function, row)
+    except Exception as exc:  # user code: any failure means "not a JAX function"
+        raise SymgradError(f"the function cannot be traced by JAX on a point of shape ({x.shape[1]},) "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); give "
+                           "f(x) -> scalar written with jax.numpy") from None
+    if getattr(value, "shape", None) != ():
+        raise SymgradError(f"the function returns shape {getattr(value, 'shape', None)} for one point of shape "
+                           f"({x.shape[1]},); it must return a scalar")
+    return FunctionNeuron(function, names, description)

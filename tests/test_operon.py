@@ -1,4 +1,8 @@
-"""The Operon backend: tree translation, recovery on exact gradients, repeatability, interrupts."""
+"""The Operon backend: tree translation, recovery on exact gradients, repeatability, interrupts,
+option validation."""
+
+import dataclasses
+import inspect
 
 import numpy as np
 import pytest
@@ -8,6 +12,7 @@ from symgrad.errors import SymgradError
 from symgrad.expressions import symbols_for, value_function
 from symgrad.search.base import SearchProblem
 from symgrad.search.operon.backend import OperonBackend, node_records, polish_constants, tree_to_sympy
+from symgrad.search.operon.options import OperonOptions
 from symgrad.search.synthetic import exact_problem
 
 op = pytest.importorskip("pyoperon")
@@ -168,3 +173,26 @@ def test_bad_options_raise_one_clear_error(options):
 def test_bad_seed_raises():
     with pytest.raises(SymgradError, match="seed"):
         OperonBackend().search(exact_problem("x0 + x1", 2, 0, 1, n=50), seed=-1)
+
+
+def test_options_mirror_the_backend_signature():
+    """make_backend reads the backend's signature; OperonOptions must hold the same options and defaults."""
+    params = [p for name, p in inspect.signature(OperonBackend.__init__).parameters.items() if name != "self"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    fields = dataclasses.fields(OperonOptions)
+    assert [p.name for p in params] == [f.name for f in fields]
+    assert [p.default for p in params] == [f.default for f in fields]
+
+
+def test_options_are_normalised_and_frozen():
+    backend = OperonBackend(operators=["+", "sin", "add"], complexity_weights={"/": 2, "variable": 0.5},
+                            max_points=np.int64(10), time_limit=3)
+    options = backend.options
+    assert options == OperonOptions(operators=("add", "sin"), complexity_weights={"div": 2.0, "variable": 0.5},
+                                    max_points=10, time_limit=3.0)
+    assert type(options.max_points) is int and type(options.time_limit) is float
+    assert OperonOptions().complexity_weights == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.max_length = 5
+    with pytest.raises(SymgradError, match=r"^time_limit 0\.0 must be a finite number greater than 0$"):
+        OperonOptions(time_limit=0)

@@ -27,15 +27,19 @@ _TORCH_SKIPPED = ("Dropout", "Flatten")  # identities at inference time
 _TORCH_HEADS = ("Sigmoid", "Softmax", "LogSoftmax")  # a final squashing layer; the logits are kept
 
 
-def import_model(model: Any, x: np.ndarray, *, feature_names: Sequence[str] | None = None) -> Any:
-    """The ``Classifier`` (or ``FunctionNeuron``) for a scikit-learn MLP, a PyTorch
-    ``nn.Sequential`` or a JAX function, checked on the points ``x`` (n, d)."""
+def is_network(model: Any) -> bool:
+    """Whether ``import_model`` knows ``model`` as a network (a PyTorch module or a scikit-learn
+    estimator); any other callable is interpreted as a plain function (``symgrad.from_function``)."""
+    return _is_torch_module(model) or (hasattr(model, "fit") and hasattr(model, "get_params"))
+
+
+def import_model(model: Any, x: np.ndarray, *, feature_names: Sequence[str] | None = None) -> Classifier:
+    """The ``Classifier`` for a scikit-learn MLP or a PyTorch ``nn.Sequential``, checked on the
+    points ``x`` (n, d)."""
     if _is_torch_module(model):
         return from_torch(model, x, feature_names=feature_names)
     if hasattr(model, "fit") and hasattr(model, "get_params"):
         return from_sklearn(model, x, feature_names=feature_names)
-    if callable(model):
-        return from_function(model, x, feature_names=feature_names)
     raise SymgradError(f"a {type(model).__name__} cannot be interpreted; give a symgrad Classifier, a fitted "
                        "scikit-learn MLPClassifier, a PyTorch nn.Sequential or a JAX function f(x) -> scalar")
 
@@ -81,7 +85,7 @@ def from_sklearn(estimator: Any, x: np.ndarray, *, feature_names: Sequence[str] 
     if mlp.out_activation_ not in ("logistic", "softmax") or (mlp.out_activation_ == "logistic"
                                                               and len(mlp.classes_) != 2):
         raise SymgradError("multi-label MLPClassifiers are not supported; give one fitted to a single label column")
-    names = _names(feature_names, getattr(estimator, "feature_names_in_", None), mlp.coefs_[0].shape[0])
+    names = input_names(feature_names, getattr(estimator, "feature_names_in_", None), mlp.coefs_[0].shape[0])
     classifier = Classifier.from_arrays(
         mlp.coefs_, mlp.intercepts_, activation=SKLEARN_ACTIVATIONS[mlp.activation], feature_names=names,
         n_classes=len(mlp.classes_), mean=mean, scale=scale, class_names=tuple(str(c) for c in mlp.classes_))
@@ -128,7 +132,7 @@ def from_torch(module: Any, x: np.ndarray, *, feature_names: Sequence[str] | Non
     if len(activations) > 1:
         raise SymgradError(f"the nn.Sequential mixes activations {sorted(activations)}; symgrad networks use one kind")
     activation = activations.pop() if activations else "identity"
-    names = _names(feature_names, None, weights[0].shape[0])
+    names = input_names(feature_names, None, weights[0].shape[0])
     n_out = weights[-1].shape[1]
     if n_out == 2:  # a two-logit softmax is the binary logit l1 - l0
         weights[-1] = weights[-1][:, 1:2] - weights[-1][:, 0:1]
@@ -182,7 +186,7 @@ def from_arrays(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *, 
     if not matrices:
         raise SymgradError("no weight matrices given; give one per layer, the output layer last")
     n_out = matrices[-1].shape[1]
-    names = _names(feature_names, None, matrices[0].shape[0])
+    names = input_names(feature_names, None, matrices[0].shape[0])
     classifier = Classifier.from_arrays(matrices, biases, activation=ARRAY_ACTIVATIONS[activation],
                                         feature_names=names, n_classes=n_out if n_out > 1 else 2, mean=mean,
                                         scale=scale, class_names=tuple(str(c) for c in class_names))
@@ -198,68 +202,11 @@ def from_arrays(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *, 
     return classifier
 
 
-@dataclass(frozen=True)
-class FunctionNeuron:
-    """Any JAX-traceable scalar function of one point, interpreted by its gradients alone.
-
-    Attributes:
-        function: f(x (d,)) -> () in raw units.
-        feature_names: d names.
-        description: how the neuron is named in results.
-    """
-
-    function: Callable
-    feature_names: tuple[str, ...]
-    description: str = "function f(x)"
-
-    def sample(self, x: np.ndarray, *, min_norm: float = 1e-7, what: str = "points"):
-        """``GradientSample`` of unit gradients at the rows of ``x`` (n, d) where the gradient is not zero."""
-        import jax
-        import jax.numpy as jnp
-
-        from ..neurons import GradientSample
-
-        xs = jnp.asarray(x, jnp.float32)
-        grads = np.asarray(jax.jit(jax.vmap(jax.grad(self.function)))(xs), dtype=np.float64)
-        values = np.asarray(jax.jit(jax.vmap(self.function))(xs), dtype=np.float64)
-        norms = np.linalg.norm(grads, axis=1)
-        finite = np.isfinite(norms) & np.isfinite(values)
-        reference = np.median(norms[finite]) if finite.any() else 0.0
-        alive = finite & (norms > min_norm * reference) & (norms > 0)
-        if not alive.any():
-            raise SymgradError(f"the function has zero or non-finite gradient at all {len(x)} {what}")
-        counts = {"offered": int(len(x)), "outside_band": 0, "zero_gradient": int((~alive).sum()),
-                  "kept": int(alive.sum())}
-        return GradientSample(np.asarray(x)[alive], grads[alive] / norms[alive, None], values[alive],
-                              np.zeros(int(alive.sum())), counts)
-
-
-def from_function(function: Callable, x: np.ndarray, *, feature_names: Sequence[str] | None = None,
-                  description: str = "function f(x)") -> FunctionNeuron:
-    """A ``FunctionNeuron``, after checking that ``function`` maps one row of ``x`` (n, d) to a
-    finite scalar and can be differentiated by JAX."""
-    import jax
-    import jax.numpy as jnp
-
-    x = np.asarray(x, dtype=np.float64)
-    names = _names(feature_names, None, x.shape[1])
-    row = jnp.asarray(x[0], jnp.float32)
-    try:
-        value = jax.eval_shape(function, row)
-    except Exception as exc:  # user code: any failure means "not a JAX function"
-        raise SymgradError(f"the function cannot be traced by JAX on a point of shape ({x.shape[1]},) "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); give "
-                           "f(x) -> scalar written with jax.numpy") from None
-    if getattr(value, "shape", None) != ():
-        raise SymgradError(f"the function returns shape {getattr(value, 'shape', None)} for one point of shape "
-                           f"({x.shape[1]},); it must return a scalar")
-    return FunctionNeuron(function, names, description)
-
-
 # ----------------------------------------------------------------------------- helpers
 
 
-def _names(given: Sequence[str] | None, found: Any, d: int) -> tuple[str, ...]:
+def input_names(given: Sequence[str] | None, found: Any, d: int) -> tuple[str, ...]:
+    """The d inputs' formula names: ``given``, else the model's own ``found``, else x0..x{d-1}."""
     from ..data.tables import identifier
 
     names = list(given) if given is not None else (list(found) if found is not None else [f"x{i}" for i in range(d)])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from ..result import Result
+if TYPE_CHECKING:  # the annotation only: result.py renders through report/, so report/ never imports it
+    from ..result import Result
 
 
 def _g(value, spec: str = ".3g") -> str:

@@ -13,7 +13,7 @@ from .base import SearchProblem
 from .loss import alignment_loss
 from .units import decade_units
 
-def _usable(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> bool:
+def usable(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> bool:
     if not expr.free_symbols & set(symbols):
         return False  # a constant has no gradient
     return not expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I)
@@ -123,7 +123,7 @@ def _polish(expr: sp.Expr, problem: SearchProblem, max_parameters: int,
                 break
     replacement = {p: _number(v) for p, v in zip(params, theta)}
     polished = template.xreplace(replacement)
-    if polished == expr or not _usable(polished, symbols):
+    if polished == expr or not usable(polished, symbols):
         return None
     # simpler constants may cost a rounding error's worth of held-out loss, not more
     return polished if problem.loss(polished) <= problem.loss(expr) * 1.05 + 1e-10 else None

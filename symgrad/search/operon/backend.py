@@ -1,15 +1,17 @@
-"""Genetic programming with pyoperon, scored by gradient alignment on stacked rows: the backend's
-options, and the front built from a run's archive (sympy conversion, polishing, held-out scores).
+"""Genetic programming with pyoperon, scored by gradient alignment on stacked rows: the backend
+(its keyword options are validated into ``OperonOptions``), and the front built from a run's
+archive (sympy conversion, polishing, held-out scores).
 
-The run itself is in ``run`` (Operon objects, worker thread) and ``fitness`` (the
-fitness callback and archive); trees become sympy in ``tree``.
+The options and the operator names are in ``options``; the run itself is in ``run`` (Operon
+objects, worker thread) and ``fitness`` (the fitness callback and archive); trees become sympy
+in ``tree``. ``OPERATORS``, ``DEFAULT_OPERATORS``, ``node_records``, ``tree_to_sympy`` and
+``polish_constants`` are importable from here too.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -17,16 +19,10 @@ import sympy as sp
 from ...errors import SymgradError
 from ...expressions import symbols_for
 from ..base import Entry, Front, Progress, SearchProblem, SearchResult
-from .run import _OperonRun, _SafeProgress
-from .tree import _NodeRecord, node_records as node_records, tree_to_sympy as tree_to_sympy
-from ..polish import _usable, polish_constants as polish_constants
-
-# Operon function symbols a user may enable; aliases map the usual operator signs onto them.
-OPERATORS: tuple[str, ...] = ("add", "sub", "mul", "div", "aq", "pow", "sin", "cos", "tan", "tanh",
-                              "exp", "log", "sqrt", "square", "abs")
-DEFAULT_OPERATORS: tuple[str, ...] = ("add", "sub", "mul", "div", "sin", "cos", "exp", "log", "sqrt",
-                                      "square")
-_ALIASES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+from ..polish import usable, polish_constants as polish_constants
+from .options import DEFAULT_OPERATORS as DEFAULT_OPERATORS, OPERATORS as OPERATORS, OperonOptions
+from .run import OperonRun, SafeProgress
+from .tree import NodeRecord, node_records as node_records, tree_to_sympy as tree_to_sympy
 
 
 class OperonBackend:
@@ -74,6 +70,9 @@ class OperonBackend:
             symmetry-reduced case (it settles on look-alikes such as 4*x0**2 + cos(2*u0) for
             x0**2 + sin(u0)).
 
+    The options are validated into ``self.options`` (an ``OperonOptions``, which the run and
+    the fitness callback read); a bad value raises SymgradError.
+
     ``search`` returns the front with ``info`` holding the run's evaluations, generations,
     seconds (of the evolutionary run), stop reason and best training L (finite-difference
     estimate).
@@ -92,54 +91,14 @@ class OperonBackend:
                  finite_difference_step: float = 1e-2, finite_differences: str = "central",
                  polish: bool = True, per_length: int = 2, front_margin: float | None = 1.0,
                  objective: str = "pareto") -> None:
-        if isinstance(operators, str) or not isinstance(operators, Sequence) or not operators:
-            raise SymgradError(f"operators {operators!r} must be a non-empty list of names from {list(OPERATORS)}")
-        names = []
-        for op_name in operators:
-            canonical = _ALIASES.get(op_name, op_name)
-            if canonical not in OPERATORS:
-                raise SymgradError(f"operator {op_name!r} is not supported; choose from {list(OPERATORS)}")
-            if canonical not in names:
-                names.append(canonical)
-        self.operators = tuple(names)
-        self.max_length = _check_int("max_length", max_length, 3, 1000)
-        self.max_depth = _check_int("max_depth", max_depth, 2, 100)
-        self.population_size = _check_int("population_size", population_size, 2, 1_000_000)
-        self.generations = _check_int("generations", generations, 1, 10**9)
-        if coefficients not in ("integer", "real"):
-            raise SymgradError(f"coefficients {coefficients!r} is not allowed; use 'integer' or 'real'")
-        self.coefficients = coefficients
-        self.integer_range = _check_int("integer_range", integer_range, 1, 1000)
-        self.parsimony = _check_float("parsimony", parsimony, 0.0, math.inf)
-        weights = dict(complexity_weights or {})
-        for key, value in weights.items():
-            if _ALIASES.get(key, key) not in (*OPERATORS, "variable", "constant"):
-                raise SymgradError(f"complexity_weights key {key!r} is not an operator, 'variable' or 'constant'")
-            _check_float(f"complexity_weights[{key!r}]", value, 0.0, math.inf)
-        self.complexity_weights = {_ALIASES.get(k, k): float(v) for k, v in weights.items()}
-        self.time_limit = None if time_limit is None else _check_float("time_limit", time_limit, 0.0, math.inf,
-                                                                       open_low=True)
-        self.max_evaluations = None if max_evaluations is None else _check_int(
-            "max_evaluations", max_evaluations, 1, 10**15)
-        self.loss_threshold = None if loss_threshold is None else _check_float(
-            "loss_threshold", loss_threshold, 0.0, 2.0)
-        self.stall_evaluations = None if stall_evaluations is None else _check_int(
-            "stall_evaluations", stall_evaluations, 1, 10**15)
-        self.stall_factor = _check_float("stall_factor", stall_factor, 1.0, math.inf, open_low=True)
-        self.max_points = _check_int("max_points", max_points, 2, 10**8)
-        self.finite_difference_step = _check_float("finite_difference_step", finite_difference_step, 0.0, 1.0,
-                                                   open_low=True)
-        if finite_differences not in ("central", "forward"):
-            raise SymgradError(f"finite_differences {finite_differences!r} is not allowed; use 'central' or 'forward'")
-        self.finite_differences = finite_differences
-        if not isinstance(polish, bool):
-            raise SymgradError(f"polish {polish!r} must be True or False")
-        self.polish = polish
-        self.per_length = _check_int("per_length", per_length, 1, 100)
-        self.front_margin = None if front_margin is None else _check_float("front_margin", front_margin, 1.0, math.inf)
-        if objective not in ("single", "pareto"):
-            raise SymgradError(f"objective {objective!r} is not allowed; use 'single' or 'pareto'")
-        self.objective = objective
+        self.options = OperonOptions(
+            operators=operators, max_length=max_length, max_depth=max_depth, population_size=population_size,
+            generations=generations, coefficients=coefficients, integer_range=integer_range, parsimony=parsimony,
+            complexity_weights=complexity_weights, time_limit=time_limit, max_evaluations=max_evaluations,
+            loss_threshold=loss_threshold, stall_evaluations=stall_evaluations, stall_factor=stall_factor,
+            max_points=max_points, finite_difference_step=finite_difference_step,
+            finite_differences=finite_differences, polish=polish, per_length=per_length,
+            front_margin=front_margin, objective=objective)
 
     def search(self, problem: SearchProblem, *, seed: int, progress: Progress | None = None) -> SearchResult:
         """Evolve formulas for ``problem`` and return their front, scored on held-out points.
@@ -159,46 +118,29 @@ class OperonBackend:
         """
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SymgradError(f"seed {seed!r} must be a non-negative integer")
-        notify = _SafeProgress(progress)
-        run = _OperonRun(self, problem, int(seed), notify)
+        options = self.options
+        notify = SafeProgress(progress)
+        run = OperonRun(options, problem, int(seed), notify)
         started = time.monotonic()
         archive, stop_reason = run.execute()
-        trees = archive.trees(margin=self.front_margin)
+        trees = archive.trees(margin=options.front_margin)
         info = {"evaluations": run.fitness.evaluations, "generations": run.generation,
                 "seconds": time.monotonic() - started, "stop_reason": stop_reason,
                 "best_train_loss": archive.best_loss}
         notify(f"operon: {stop_reason}; {run.fitness.evaluations} evaluations, best train L "
                f"{archive.best_loss:.3g}; scoring {len(trees)} candidates")
-        polish = self.polish and not notify.interrupted and stop_reason != "interrupted"
-        front = _front_from_archive(trees, problem, integer=self.coefficients == "integer", polish=polish,
+        polish = options.polish and not notify.interrupted and stop_reason != "interrupted"
+        front = _front_from_archive(trees, problem, integer=options.coefficients == "integer", polish=polish,
                                     notify=notify)
         return SearchResult(front, info, interrupted=notify.interrupted or stop_reason == "interrupted")
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise SymgradError(f"{name} {value!r} must be an integer between {low} and {high}")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and (value > low if open_low else value >= low) and value <= high
-    if not ok:
-        bound = f"greater than {low:g}" if open_low else f"at least {low:g}"
-        limit = "" if math.isinf(high) else f" and at most {high:g}"
-        raise SymgradError(f"{name} {value!r} must be a finite number {bound}{limit}")
-    return float(value)
 
 
 # ----------------------------------------------------------------------------------------------
 # From archive to front: sympy conversion, constant polishing, held-out scoring.
 
 
-def _front_from_archive(trees: list[tuple[float, tuple[_NodeRecord, ...]]], problem: SearchProblem, *,
-                        integer: bool, polish: bool, notify: _SafeProgress, polish_best: int = 8) -> Front:
+def _front_from_archive(trees: list[tuple[float, tuple[NodeRecord, ...]]], problem: SearchProblem, *,
+                        integer: bool, polish: bool, notify: SafeProgress, polish_best: int = 8) -> Front:
     """Score every archived tree (and its expanded form) on held-out points, then polish the
     constants of the Pareto entries and of the ``polish_best`` lowest-loss ones."""
     symbols = symbols_for(problem.feature_names)
@@ -209,7 +151,7 @@ def _front_from_archive(trees: list[tuple[float, tuple[_NodeRecord, ...]]], prob
             expr = tree_to_sympy(nodes, symbols, integer=integer)
             for form in (expr, _expanded(expr)):
                 key = str(form)
-                if key in exprs or not _usable(form, symbols):
+                if key in exprs or not usable(form, symbols):
                     continue
                 exprs[key] = form
                 raw[key] = Entry.from_expr(form, problem, source="operon",

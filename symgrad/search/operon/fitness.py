@@ -1,5 +1,6 @@
-"""The Operon fitness callback: gradient alignment of a tree from finite differences, and the
-archive of the best trees per length that becomes the front."""
+"""The Operon fitness callback: gradient alignment of a tree from finite differences (with the
+budget and stop checks of ``OperonOptions``), the size objective of Pareto runs, and the archive
+of the best trees per length that becomes the front."""
 
 from __future__ import annotations
 
@@ -7,27 +8,25 @@ import math
 import queue
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .tree import _NodeRecord, _node_kind, node_records
-
-if TYPE_CHECKING:
-    from .backend import OperonBackend
+from .options import OperonOptions
+from .tree import NodeRecord, node_kind, node_records
 
 _WORST_FITNESS = 10.0  # returned for skipped evaluations; L itself never exceeds 2
 
 
 @dataclass
-class _Archive:
+class Archive:
     """Best few trees per Operon tree length, filled while the run evaluates candidates."""
 
     per_length: int
-    best: dict[int, list[tuple[float, tuple[_NodeRecord, ...]]]] = field(default_factory=dict)
+    best: dict[int, list[tuple[float, tuple[NodeRecord, ...]]]] = field(default_factory=dict)
     best_loss: float = math.inf
 
-    def offer(self, length: int, loss: float, snapshot: Callable[[], tuple[_NodeRecord, ...]]) -> None:
+    def offer(self, length: int, loss: float, snapshot: Callable[[], tuple[NodeRecord, ...]]) -> None:
         bucket = self.best.setdefault(length, [])
         if len(bucket) >= self.per_length and loss >= bucket[-1][0]:
             return
@@ -38,7 +37,7 @@ class _Archive:
         del bucket[self.per_length:]
         self.best_loss = min(self.best_loss, loss)
 
-    def trees(self, margin: float | None = None) -> list[tuple[float, tuple[_NodeRecord, ...]]]:
+    def trees(self, margin: float | None = None) -> list[tuple[float, tuple[NodeRecord, ...]]]:
         """Archived (train L, tree) pairs, shortest first. With ``margin``, only trees whose
         train L is below ``margin`` times the best L of every shorter tree: the others cannot
         reach the final front (held-out and train L track each other), and scoring them
@@ -56,13 +55,13 @@ class _Archive:
         return kept
 
 
-class _GradientFitness:
+class GradientFitness:
     """Operon's fitness callback: L of a tree from finite differences on the stacked rows."""
 
-    def __init__(self, backend: OperonBackend, directions: np.ndarray, forward_steps: np.ndarray,
-                 backward_steps: np.ndarray | None, oriented: bool, archive: _Archive,
+    def __init__(self, options: OperonOptions, directions: np.ndarray, forward_steps: np.ndarray,
+                 backward_steps: np.ndarray | None, oriented: bool, archive: Archive,
                  variable_of_hash: dict[int, int], spread: np.ndarray | None = None) -> None:
-        self.backend = backend
+        self.options = options
         self.directions = directions
         self.directions_t = np.ascontiguousarray(directions.T)
         # (d, n) reciprocal steps: forward, backward and across both sides
@@ -75,7 +74,7 @@ class _GradientFitness:
         self.oriented = oriented
         self.archive = archive
         self.variable_of_hash = variable_of_hash
-        self.weights = backend.complexity_weights
+        self.weights = options.complexity_weights
         self.evaluations = 0
         # stagnation: the best L at the last stall_factor-fold improvement, and when it happened
         self.mark_loss = math.inf
@@ -115,8 +114,8 @@ class _GradientFitness:
         self.evaluations += 1
         self.archive.offer(tree.Length, loss, lambda: self._snapshot(tree))
         fitness = loss
-        if self.backend.parsimony > 0:
-            fitness += self.backend.parsimony * self._weighted_length(tree)
+        if self.options.parsimony > 0:
+            fitness += self.options.parsimony * self._weighted_length(tree)
         self._check_budget(loss)
         return [fitness]
 
@@ -124,7 +123,7 @@ class _GradientFitness:
         n, d = self.directions.shape
         with np.errstate(all="ignore"):
             plus = values[n:n * (d + 1)].reshape(d, n)
-            if self.backend.finite_differences == "central":
+            if self.options.finite_differences == "central":
                 minus = values[n * (d + 1):].reshape(d, n)
                 grads = np.subtract(plus, minus, dtype=np.float64)
                 grads *= self.inverse_central
@@ -144,31 +143,31 @@ class _GradientFitness:
             return float(1.0 - np.clip(cos, -1.0, 1.0).mean())
         return float(1.0 - np.minimum(np.abs(cos), 1.0).mean())
 
-    def _snapshot(self, tree: Any) -> tuple[_NodeRecord, ...]:
+    def _snapshot(self, tree: Any) -> tuple[NodeRecord, ...]:
         return node_records(tree, self.variable_of_hash)
 
     def _weighted_length(self, tree: Any) -> float:
         if not self.weights:
             return float(tree.Length)
-        return sum(self.weights.get(_node_kind(node), 1.0) for node in tree.Nodes)
+        return sum(self.weights.get(node_kind(node), 1.0) for node in tree.Nodes)
 
     def _check_budget(self, loss: float) -> None:
-        backend = self.backend
-        if backend.loss_threshold is not None and loss <= backend.loss_threshold:
-            self.request_stop(f"reached L <= {backend.loss_threshold:g}")
-        elif backend.max_evaluations is not None and self.evaluations >= backend.max_evaluations:
+        options = self.options
+        if options.loss_threshold is not None and loss <= options.loss_threshold:
+            self.request_stop(f"reached L <= {options.loss_threshold:g}")
+        elif options.max_evaluations is not None and self.evaluations >= options.max_evaluations:
             self.request_stop("evaluation budget spent")
-        elif backend.stall_evaluations is not None and self._stalled(loss):
-            self.request_stop(f"no {backend.stall_factor:g}-fold improvement in {backend.stall_evaluations} "
+        elif options.stall_evaluations is not None and self._stalled(loss):
+            self.request_stop(f"no {options.stall_factor:g}-fold improvement in {options.stall_evaluations} "
                               "evaluations")
         elif time.monotonic() > self.deadline:
             self.request_stop("time limit reached")
 
     def _stalled(self, loss: float) -> bool:
-        if loss * self.backend.stall_factor < self.mark_loss:
+        if loss * self.options.stall_factor < self.mark_loss:
             self.mark_loss, self.mark_evaluation = loss, self.evaluations
             return False
-        return self.evaluations - self.mark_evaluation >= self.backend.stall_evaluations
+        return self.evaluations - self.mark_evaluation >= self.options.stall_evaluations
 
     def report_generation(self, generation: int) -> None:
         """Operon's per-generation callback: queue a status line (at most about one a second)."""
@@ -184,7 +183,7 @@ class _GradientFitness:
             self.request_stop("interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc!r}")
 
 
-class _SizeObjective:
+class SizeObjective:
     """Operon callback for the second objective of a Pareto run: the weighted node count."""
 
     def __init__(self, weights: Mapping[str, float]) -> None:
@@ -194,4 +193,4 @@ class _SizeObjective:
         tree = individual.Genotype
         if not self.weights:
             return [float(tree.Length)]
-        return [float(sum(self.weights.get(_node_kind(node), 1.0) for node in tree.Nodes))]
+        return [float(sum(self.weights.get(node_kind(node), 1.0) for node in tree.Nodes))]

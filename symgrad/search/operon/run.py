@@ -1,6 +1,6 @@
-"""One Operon run: the Operon objects built from the backend's options, evolved in a worker
-thread so that the main thread can take KeyboardInterrupt. pyoperon is imported only here, when
-a run starts."""
+"""One Operon run: the Operon objects built from the backend's ``OperonOptions``, evolved in a
+worker thread so that the main thread can take KeyboardInterrupt; and the guarded progress
+callback (``SafeProgress``). pyoperon is imported only here, when a run starts."""
 
 from __future__ import annotations
 
@@ -8,19 +8,16 @@ import math
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import SymgradError
 from ..base import Progress, SearchProblem
-from .fitness import _Archive, _GradientFitness, _SizeObjective
-
-if TYPE_CHECKING:
-    from .backend import OperonBackend
+from .fitness import Archive, GradientFitness, SizeObjective
+from .options import OperonOptions
 
 
-class _SafeProgress:
+class SafeProgress:
     """Calls the user's progress function; an exception there asks the run to stop."""
 
     def __init__(self, progress: Progress | None) -> None:
@@ -39,12 +36,12 @@ class _SafeProgress:
             self.error = exc
 
 
-class _OperonRun:
+class OperonRun:
     """One Operon run. Operon keeps raw pointers to everything built here, so every object lives
     in an attribute of this instance until the run has finished."""
 
-    def __init__(self, backend: OperonBackend, problem: SearchProblem, seed: int, notify: _SafeProgress) -> None:
-        self.backend = backend
+    def __init__(self, options: OperonOptions, problem: SearchProblem, seed: int, notify: SafeProgress) -> None:
+        self.options = options
         self.problem = problem
         self.seed = seed
         self.notify = notify
@@ -52,21 +49,21 @@ class _OperonRun:
         if x.ndim != 2 or x.shape != directions.shape or x.shape[0] < 2:
             raise SymgradError(f"problem points {x.shape} and directions {directions.shape} must be "
                                f"equal (n, d) arrays with n >= 2")
-        if x.shape[0] > backend.max_points:
-            rows = np.sort(np.random.default_rng(seed).choice(x.shape[0], backend.max_points, replace=False))
+        if x.shape[0] > options.max_points:
+            rows = np.sort(np.random.default_rng(seed).choice(x.shape[0], options.max_points, replace=False))
             x, directions = x[rows], directions[rows]
         self.x, self.directions = x, directions
 
-    def execute(self) -> tuple[_Archive, str]:
+    def execute(self) -> tuple[Archive, str]:
         import pyoperon as op
 
-        backend = self.backend
+        options = self.options
         x, directions = self.x, self.directions
         n, d = x.shape
         scale = np.std(x, axis=0)
-        steps = backend.finite_difference_step * np.where(scale > 0, scale, 1.0)
+        steps = options.finite_difference_step * np.where(scale > 0, scale, 1.0)
         blocks = [x] + [x + steps[i] * np.eye(d)[i] for i in range(d)]
-        if backend.finite_differences == "central":
+        if options.finite_differences == "central":
             blocks += [x - steps[i] * np.eye(d)[i] for i in range(d)]
         stacked = np.vstack(blocks)
         # float32, Fortran order: the layout Operon reads without a copy; it must outlive the run
@@ -76,7 +73,7 @@ class _OperonRun:
         base = stored[:n, :d]
         forward_steps = np.stack([stored[(i + 1) * n:(i + 2) * n, i] - base[:, i] for i in range(d)])
         backward_steps = None
-        if backend.finite_differences == "central":
+        if options.finite_differences == "central":
             backward_steps = np.stack([base[:, i] - stored[(d + i + 1) * n:(d + i + 2) * n, i]
                                        for i in range(d)])
         self.dataset = op.Dataset(self.data)
@@ -90,15 +87,15 @@ class _OperonRun:
         self.problem_op.Target = self.target
         self.problem_op.InputHashes = self.inputs
         config_bits = int(op.NodeType.Constant) | int(op.NodeType.Variable)
-        for name in backend.operators:
+        for name in options.operators:
             config_bits |= int(getattr(op.NodeType, name.capitalize()))
         self.problem_op.ConfigurePrimitiveSet(config_bits)
         self.pset = self.problem_op.PrimitiveSet
         self.dtable = op.DispatchTable()
 
-        self.archive = _Archive(per_length=backend.per_length)
+        self.archive = Archive(per_length=options.per_length)
         variable_of_hash = {v.Hash: v.Index for v in variables[:-1]}
-        self.fitness = _GradientFitness(backend, directions, forward_steps, backward_steps,
+        self.fitness = GradientFitness(options, directions, forward_steps, backward_steps,
                                         self.problem.oriented, self.archive, variable_of_hash,
                                         self.problem.spread)
         self.fitness.operon, self.fitness.dtable = op, self.dtable
@@ -108,10 +105,10 @@ class _OperonRun:
         budget = 2**62
         self.alignment_evaluator = op.UserDefinedEvaluator(self.problem_op, self.fitness)
         self.alignment_evaluator.Budget = budget
-        pareto = backend.objective == "pareto"
+        pareto = options.objective == "pareto"
         if pareto:
             # second objective: the (weighted) size, so that small trees of every size survive
-            self.size_objective = _SizeObjective(backend.complexity_weights)
+            self.size_objective = SizeObjective(options.complexity_weights)
             self.size_evaluator = op.UserDefinedEvaluator(self.problem_op, self.size_objective)
             self.size_evaluator.Budget = budget
             self.evaluator = op.MultiEvaluator(self.problem_op)
@@ -123,13 +120,13 @@ class _OperonRun:
         self.fitness.evaluator = self.evaluator
 
         self.creator = op.BalancedTreeCreator(self.pset, self.inputs, 0.0)
-        if backend.coefficients == "integer":
+        if options.coefficients == "integer":
             self.coefficient_init = op.UniformIntCoefficientAnalyzer()
-            self.coefficient_init.ParameterizeDistribution(-backend.integer_range, backend.integer_range)
+            self.coefficient_init.ParameterizeDistribution(-options.integer_range, options.integer_range)
             self.one_point = op.UniformIntOnePointMutation()
-            self.one_point.ParameterizeDistribution(-backend.integer_range, backend.integer_range)
+            self.one_point.ParameterizeDistribution(-options.integer_range, options.integer_range)
             self.multi_point = op.UniformIntMultiPointMutation()
-            self.multi_point.ParameterizeDistribution(-backend.integer_range, backend.integer_range)
+            self.multi_point.ParameterizeDistribution(-options.integer_range, options.integer_range)
         else:
             self.coefficient_init = op.NormalCoefficientInitializer()
             self.coefficient_init.ParameterizeDistribution(0, 1)
@@ -139,17 +136,17 @@ class _OperonRun:
             self.multi_point.ParameterizeDistribution(0, 1)
         self.change_variable = op.ChangeVariableMutation(self.inputs)
         self.change_function = op.ChangeFunctionMutation(self.pset)
-        self.replace_subtree = op.ReplaceSubtreeMutation(self.creator, self.coefficient_init, backend.max_depth,
-                                                         backend.max_length)
-        self.insert_subtree = op.InsertSubtreeMutation(self.creator, self.coefficient_init, backend.max_depth,
-                                                       backend.max_length)
+        self.replace_subtree = op.ReplaceSubtreeMutation(self.creator, self.coefficient_init, options.max_depth,
+                                                         options.max_length)
+        self.insert_subtree = op.InsertSubtreeMutation(self.creator, self.coefficient_init, options.max_depth,
+                                                       options.max_length)
         self.remove_subtree = op.RemoveSubtreeMutation(self.pset)
         self.mutation = op.MultiMutation()
         self.mutations = [self.one_point, self.multi_point, self.change_variable, self.change_function,
                           self.replace_subtree, self.insert_subtree, self.remove_subtree]
         for mutation in self.mutations:
             self.mutation.Add(mutation, 1.0)
-        self.crossover = op.SubtreeCrossover(0.9, backend.max_depth, backend.max_length)
+        self.crossover = op.SubtreeCrossover(0.9, options.max_depth, options.max_length)
         self.comparison = op.CrowdedComparison() if pareto else op.SingleObjectiveComparison(0)
         self.female_selector = op.TournamentSelector(self.comparison)
         self.female_selector.TournamentSize = 5
@@ -164,13 +161,13 @@ class _OperonRun:
                                                     self.coefficient_optimizer)
         self.tree_init = op.UniformLengthTreeInitializer(self.creator)
         min_arity, _ = self.pset.FunctionArityLimits()
-        self.tree_init.ParameterizeDistribution(min_arity + 1, min(10, backend.max_length))
+        self.tree_init.ParameterizeDistribution(min_arity + 1, min(10, options.max_length))
         self.tree_init.MinDepth = 1
         self.tree_init.MaxDepth = 1000
-        time_limit = backend.time_limit
+        time_limit = options.time_limit
         self.config = op.GeneticAlgorithmConfig(
-            generations=backend.generations, max_evaluations=budget, local_iterations=0,
-            population_size=backend.population_size, pool_size=backend.population_size,
+            generations=options.generations, max_evaluations=budget, local_iterations=0,
+            population_size=options.population_size, pool_size=options.population_size,
             p_crossover=1.0, p_mutation=0.25, p_local=0.0, p_lamarck=0.0, epsilon=1e-5,
             seed=self.seed, max_time=2**62 if time_limit is None else int(math.ceil(time_limit)) + 1)
         if pareto:
@@ -204,9 +201,9 @@ class _OperonRun:
             except BaseException as exc:
                 failure.append(exc)
 
-        backend = self.backend
-        self.notify(f"operon: {backend.population_size} individuals, {len(self.x)} points, "
-                    f"{self.x.shape[1]} inputs, {backend.coefficients} coefficients")
+        options = self.options
+        self.notify(f"operon: {options.population_size} individuals, {len(self.x)} points, "
+                    f"{self.x.shape[1]} inputs, {options.coefficients} coefficients")
         fitness.started = time.monotonic()
         fitness.deadline = math.inf if time_limit is None else fitness.started + time_limit
         worker = threading.Thread(target=target, name="symgrad-operon", daemon=True)

@@ -10,7 +10,7 @@ import sympy as sp
 from ...errors import SymgradError
 
 @dataclass(frozen=True)
-class _NodeRecord:
+class NodeRecord:
     """A plain-Python copy of one Operon node (postfix order), safe to keep after the run."""
 
     kind: str
@@ -20,7 +20,7 @@ class _NodeRecord:
     size: int  # number of descendants
 
 
-def tree_to_sympy(nodes: Sequence[_NodeRecord], symbols: Sequence[sp.Symbol], *,
+def tree_to_sympy(nodes: Sequence[NodeRecord], symbols: Sequence[sp.Symbol], *,
                   integer: bool) -> sp.Expr:
     """Rebuild a postfix node list as a sympy expression.
 
@@ -77,16 +77,18 @@ def _apply(kind: str, args: list[sp.Expr]) -> sp.Expr:
 _KIND_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 
 
-def node_records(tree: Any, variable_of_hash: Mapping[int, int]) -> tuple[_NodeRecord, ...]:
+def node_records(tree: Any, variable_of_hash: Mapping[int, int]) -> tuple[NodeRecord, ...]:
     """Copy an Operon tree into plain records (postfix order); ``variable_of_hash`` maps each
     Operon variable hash to its input column."""
-    return tuple(_NodeRecord(kind=_node_kind(node), arity=int(node.Arity), value=float(node.Value),
+    return tuple(NodeRecord(kind=node_kind(node), arity=int(node.Arity), value=float(node.Value),
                              variable=variable_of_hash[node.HashValue] if node.IsVariable else -1,
                              size=int(node.Length))
                  for node in tree.Nodes)
 
 
-def _node_kind(node: Any) -> str:
+def node_kind(node: Any) -> str:
+    """Operator name of an Operon node as in ``OPERATORS`` ("add", "sin", ...), or "variable"
+    or "constant"."""
     if node.IsVariable:
         return "variable"
     if node.IsConstant:
