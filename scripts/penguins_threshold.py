@@ -49,7 +49,7 @@ def main(run_dir: str | None = None) -> None:
         fit_accuracy = np.mean(rule_labels(g(fit_x), m["threshold"], m["orientation"]) == fit_y)
         text = f"symgrad: {run.best.expression} {side} {m['threshold']:.4g}"
         print(f"{text:60s} {fit_accuracy:9.3f} {np.mean(predicted == split.test.y):9.3f}")
-        print(f"network test accuracy {run.record['model']['test_accuracy']:.3f}; formula vs network on the test "
+        print(f"network test accuracy {run.record.model.test_accuracy:.3f}; formula vs network on the test "
               f"birds: {100 * m['boundary_agreement']:.1f}% agreement")
 
 

@@ -53,7 +53,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     from .pipeline import neuron_record, run_search
     from .sampling import band_sample, gradient_arrays, subsample
     from .record import versions
-    from .rundir import RESULT_FORMAT, RESULT_VERSION
+    from .record import Data, Gradients, Model, Neuron, Record, Search
     from .search import make_backend
     from .search.base import SearchProblem
 
@@ -103,29 +103,28 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     timings["search"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    record: dict[str, Any] = {
-        "format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": seed, "features": list(names),
-        "status": "interrupted" if interrupted else "finished", "versions": versions(), "timings": timings,
-        "gradients": {"band": band if spec is not None else None, "search": search.counts,
-                      "holdout": holdout.counts},
-        "search": {"backend": backend, "options": dict(options or {}), "info": info, "interrupted": interrupted},
-    }
     if spec is None:
-        record["neuron"] = {"kind": "function", "description": subject.description, "decides": False}
-        record["data"] = {"n_rows": len(x), "n_features": len(names)}
-        record["model"] = {"source": subject.description}
+        neuron = Neuron(kind="function", description=subject.description, decides=False)
+        data = Data(n_rows=len(x), n_features=len(names))
+        model_record = Model(extra={"source": subject.description})
         evidence = Evidence(None, None, holdout, scale=problem.scale, names=tuple(names))
     else:
         evidence, labelled = _network_evidence(subject, spec, holdout, x, y, validation_rows, test_rows, problem.scale)
-        record["neuron"] = neuron_record(subject, spec)
-        record["data"] = {"n_rows": len(x), "n_features": len(names), "n_classes": subject.n_classes,
-                          "class_names": list(subject.class_names), "labelled": labelled,
-                          "split": [len(search_rows), len(validation_rows), len(test_rows)]}
-        record["model"] = {"hidden": list(subject.hidden_sizes), "activation": subject.activation,
-                           "source": describe(model),
-                           "test_accuracy": float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
-                           if labelled else None}
-    front, _ = judge_front(record, front, problem, evidence, rule=selection, factor=selection_factor)
+        neuron = neuron_record(subject, spec)
+        data = Data(n_rows=len(x), n_features=len(names), n_classes=subject.n_classes,
+                    class_names=tuple(subject.class_names),
+                    split=(len(search_rows), len(validation_rows), len(test_rows)), extra={"labelled": labelled})
+        model_record = Model(hidden=tuple(subject.hidden_sizes), activation=subject.activation,
+                             test_accuracy=float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
+                             if labelled else None, extra={"source": describe(model)})
+    front, _, floor, conclusion = judge_front(front, problem, evidence, neuron=neuron, search_info=info,
+                                              rule=selection, factor=selection_factor)
+    record = Record(
+        seed=seed, features=tuple(names), status="interrupted" if interrupted else "finished", versions=versions(),
+        timings=timings, neuron=neuron, data=data, model=model_record,
+        gradients=Gradients(band=band if spec is not None else None, search=search.counts, holdout=holdout.counts),
+        search=Search(backend=backend, options=dict(options or {}), info=info, interrupted=interrupted),
+        floor=floor).with_conclusion(conclusion)
     timings["assessment"] = time.perf_counter() - t0
     arrays = gradient_arrays(search, holdout, x[test_rows], problem.scale)
     artifacts = Artifacts(model=None if spec is None else subject, gradients=arrays,

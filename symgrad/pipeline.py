@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from .network.model import Classifier
 from .neurons import NeuronSpec, target_class
 from .sampling import gradient_arrays, gradient_samples
 from .result import Artifacts, Result, load_run, write_outputs
+from . import record as record_mod
 from .record import versions
-from .rundir import RESULT_FILE, RESULT_FORMAT, RESULT_VERSION, prepare_run_dir, write_json
+from .rundir import RESULT_FILE, prepare_run_dir, write_json
 from .search import make_backend
 from .search.base import Front, SearchProblem, SearchResult
 from .network.train import TrainReport, accuracy, train_classifier
@@ -118,10 +120,9 @@ def run_search(backend: Any, problem: SearchProblem, *, seed: int, progress: Pro
         return SearchResult(Front(), interrupted=True)
 
 
-def neuron_record(classifier: Classifier, spec: NeuronSpec) -> dict[str, Any]:
-    """The neuron as stored in result.json: the spec, whether it decides, and the class (id and
-    the user's label) it decides for."""
-    record = spec.to_dict()
+def neuron_record(classifier: Classifier, spec: NeuronSpec) -> record_mod.Neuron:
+    """The neuron as recorded: the spec, whether it decides, and the class (id and the user's
+    label) it decides for."""
     target = target_class(classifier.n_classes, spec)
     names = classifier.class_names
 
@@ -129,10 +130,9 @@ def neuron_record(classifier: Classifier, spec: NeuronSpec) -> dict[str, Any]:
         # built-in concepts label their classes "0"/"1": no name beyond the id
         return names[k] if k < len(names) and names[k] != str(k) else None
 
-    record.update(decides=spec.kind != "hidden", target_class=target, target_label=label(target))
-    if classifier.n_classes == 2:
-        record["other_label"] = label(0)
-    return record
+    return record_mod.Neuron.from_dict({**spec.to_dict(), "decides": spec.kind != "hidden", "target_class": target,
+                                        "target_label": label(target),
+                                        **({"other_label": label(0)} if classifier.n_classes == 2 else {})})
 
 
 def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_path: str | Path | None = None,
@@ -197,7 +197,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     try:
         run_dir = run_folder.path
         (run_dir / "config.yaml").write_text(config_mod.dump(config))
-        write_json(run_dir / RESULT_FILE, _record_start(config, dataset, timings))
+        write_json(run_dir / RESULT_FILE, _record_start(config, dataset, timings).to_dict())
         if classifier is None:
             t0 = time.perf_counter()
             classifier, train_report = train_model(config, split, progress=say)
@@ -250,6 +250,11 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     if classifier.activation == "relu":
         say("warning: ReLU networks have piecewise-constant gradients; expect noisier formulas (elu or silu recommended)")
 
+    def save(changed: record_mod.Record) -> record_mod.Record:
+        changed = replace(changed, timings=dict(timings))
+        write_json(run_dir / RESULT_FILE, changed.to_dict())
+        return changed
+
     t0 = time.perf_counter()
     search_sample, holdout_sample = gradient_samples(classifier, spec, split, config)
     if "focused" in search_sample.counts:
@@ -265,28 +270,33 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
                             margin=search_sample.margin).in_spread_units(np.std(split.train.x, axis=0))
     arrays = gradient_arrays(search_sample, holdout_sample, split.test.x, problem.scale)
     np.savez(run_dir / "gradients.npz", **arrays)
-    record.update(_model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample,
-                                 holdout_sample, config["gradients"]["band"]))
-    record["data"].update(data_source(config))
-    record["status"] = "searching"
-    write_json(run_dir / RESULT_FILE, record)
+    record = save(replace(
+        record, status="searching", neuron=neuron_record(classifier, spec),
+        data=_data_record(config, dataset, split),
+        model=record_mod.Model(hidden=tuple(classifier.hidden_sizes), activation=classifier.activation,
+                               test_accuracy=test_accuracy, training=train_report.to_dict() if train_report else None),
+        gradients=record_mod.Gradients(band=config["gradients"]["band"], search=search_sample.counts,
+                                       holdout=holdout_sample.counts)))
 
     say(f"searching with the {config['search']['backend']} backend ...")
     t0 = time.perf_counter()
     found = run_search(engine, problem, seed=seed, progress=say)
     front, interrupted = found.front, found.interrupted
     timings["search"] = time.perf_counter() - t0
-    record["search"] = {"backend": config["search"]["backend"], "options": options, "info": found.info,
-                        "interrupted": interrupted}
-    record["front"] = front.to_list()  # saved before assessment so that nothing found is lost
-    write_json(run_dir / RESULT_FILE, record)
+    # saved before assessment so that nothing found is lost
+    record = save(replace(record, search=record_mod.Search(backend=config["search"]["backend"], options=options,
+                                                           info=found.info, interrupted=interrupted),
+                          front=tuple(record_mod.Formula.from_dict(e.to_dict()) for e in front)))
 
     t0 = time.perf_counter()
     evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale)
-    front, best = judge_front(record, front, problem, evidence, rule=config["search"]["selection"],
-                              factor=config["search"]["selection_factor"])
+    front, best, floor, conclusion = judge_front(front, problem, evidence, neuron=record.neuron,
+                                                 search_info=found.info, rule=config["search"]["selection"],
+                                                 factor=config["search"]["selection_factor"])
+    record = replace(record, floor=floor).with_conclusion(conclusion)
     if concept is not None and best is not None:
-        record["truth"] = {**compare_with_truth(best.expression, concept), "formula": concept.formula}
+        record = replace(record, truth=record_mod.Truth.from_dict(
+            {**compare_with_truth(best.expression, concept), "formula": concept.formula}))
     timings["assessment"] = time.perf_counter() - t0
     companion_figures = {}
     if config["companions"]:
@@ -294,35 +304,28 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
 
         say("fitting the companions (surrogates, sensitivity, PReLU rules) ...")
         t0 = time.perf_counter()
-        record["companions"], companion_figures = run_companions(config["companions"], evidence, split.train.x,
-                                                                 best=best, seed=seed)
+        companions, companion_figures = run_companions(config["companions"], evidence, split.train.x, best=best,
+                                                       seed=seed)
+        record = replace(record, companions=companions)
         timings["companions"] = time.perf_counter() - t0
-    record["status"] = "interrupted" if interrupted else "finished"
-    write_json(run_dir / RESULT_FILE, record)
+    record = save(replace(record, status="interrupted" if interrupted else "finished"))
 
     t0 = time.perf_counter()
     result = Result.from_record(record, path=run_dir, artifacts=Artifacts(classifier, arrays))
     write_outputs(run_dir, result, extra_figures=companion_figures)
     timings["report"] = time.perf_counter() - t0
-    write_json(run_dir / RESULT_FILE, record)
+    save(record)
     return result
 
 
-def _record_start(config: dict[str, Any], dataset: Dataset, timings: dict[str, float]) -> dict[str, Any]:
-    return {"format": RESULT_FORMAT, "version": RESULT_VERSION, "seed": config["seed"],
-            "features": list(dataset.feature_names), "status": "started", "versions": versions(),
-            "timings": timings}
+def _record_start(config: dict[str, Any], dataset: Dataset, timings: dict[str, float]) -> record_mod.Record:
+    return record_mod.Record(seed=config["seed"], features=tuple(dataset.feature_names), status="started",
+                             versions=versions(), timings=dict(timings))
 
 
-def _model_summary(classifier, dataset, split, test_accuracy, train_report, spec, search_sample, holdout_sample, band):
-    return {
-        "neuron": neuron_record(classifier, spec),
-        "data": {"n_rows": int(len(dataset.y)), "n_features": dataset.n_features, "n_classes": dataset.n_classes,
-                 "class_names": list(dataset.class_names), "split": [len(split.train.y), len(split.validation.y),
-                                                                      len(split.test.y)],
-                 "truth": dataset.truth, "threshold": dataset.threshold, "renamed": dict(dataset.renamed),
-                 "left_out": list(dataset.left_out)},
-        "model": {"hidden": list(classifier.hidden_sizes), "activation": classifier.activation,
-                  "test_accuracy": test_accuracy, "training": train_report.to_dict() if train_report else None},
-        "gradients": {"band": band, "search": search_sample.counts, "holdout": holdout_sample.counts},
-    }
+def _data_record(config: dict[str, Any], dataset: Dataset, split: Split) -> record_mod.Data:
+    return record_mod.Data(
+        n_rows=int(len(dataset.y)), n_features=dataset.n_features, n_classes=dataset.n_classes,
+        class_names=tuple(dataset.class_names), split=(len(split.train.y), len(split.validation.y), len(split.test.y)),
+        truth=dataset.truth, threshold=dataset.threshold, renamed=dict(dataset.renamed),
+        left_out=tuple(dataset.left_out), **data_source(config))

@@ -1,6 +1,8 @@
-"""What a ``result.json`` must hold to be read back: its sections and their types, checked on load.
+"""``result.json`` as typed, immutable dataclasses: one class per section, ``to_dict`` /
+``from_dict``, the format version and every section checked on load.
 
-``check_record`` reads a record written by any earlier symgrad (format ``symgrad-result``,
+The pipeline and ``explain`` build a ``Record`` through these classes; ``Result``, the report, the
+summaries and the batch read its typed fields. ``Record.from_dict`` (through ``check_record``) reads a record written by any earlier symgrad (format ``symgrad-result``,
 version 1) and refuses, in one sentence naming the section, a file that was damaged or edited
 by hand into something inconsistent: a chosen entry that is not on the front, feature names
 that do not fit the saved network, a verdict that is not a verdict. Nothing is repaired
@@ -10,12 +12,14 @@ summarising runs stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import platform
 import zipfile
+from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -28,6 +32,247 @@ VERDICT_KINDS = ("faithful", "approximate", "not_found", "cannot_judge")
 # sections that are mappings when present (null is allowed: an unfinished or failed run)
 MAPPING_SECTIONS = ("versions", "timings", "neuron", "data", "model", "gradients", "search", "floor", "selection",
                     "verdict", "truth", "companions")
+
+
+
+class Section:
+    """A section of ``result.json``: declared fields, plus ``extra`` for keys this version does
+    not know (a newer writer's, or a tool's), which are kept and written back unchanged."""
+
+    # fields holding a nested Section: name -> its class
+    nested: ClassVar[dict[str, type]] = {}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None):
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls) if f.name != "extra"}
+        values = {k: data[k] for k in known if k in data}
+        for name, section in cls.nested.items():
+            if values.get(name) is not None:
+                values[name] = section.from_dict(values[name])
+        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as JSON values: every field (unset ones as null), then the extra keys."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                continue
+            if isinstance(value, Section):
+                value = value.to_dict()
+            elif isinstance(value, tuple) and value and isinstance(value[0], Section):
+                value = [v.to_dict() for v in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class Formula(Section):
+    """One candidate formula as stored (``symgrad.search.base.Entry`` is its live form).
+
+    Attributes:
+        expression: a sympy-parsable string in the feature names.
+        complexity: node count of the expression tree.
+        loss: held-out alignment loss L.
+        train_loss: L on the search points.
+        source: the backend that found it.
+        metrics: fidelity figures (see the docs, "Fidelity, verdict and report").
+    """
+
+    expression: str
+    complexity: int
+    loss: float
+    train_loss: float | None = None
+    source: str = ""
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict(Section):
+    """How far to trust the chosen formula: ``kind`` one of ``VERDICT_KINDS`` and its sentence."""
+
+    kind: str
+    sentence: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Selection(Section):
+    """How the formula shown was chosen: the rule (and its factor), and why another was taken
+    (``degenerate``: a linear concept; ``upgraded``: the simplest faithful formula) or none
+    (``reason``)."""
+
+    rule: str = "knee"
+    factor: float | None = None
+    degenerate: str | None = None
+    reason: str | None = None
+    upgraded: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Neuron(Section):
+    """The neuron interpreted: its spec (``kind`` is also ``function`` for a plain function),
+    whether it decides (a logit rather than a hidden unit), and the class it decides for."""
+
+    kind: str = "output"
+    layer: int | None = None
+    unit: int | None = None
+    other: int | None = None
+    preactivation: bool | None = None
+    description: str = "neuron"
+    decides: bool = True
+    target_class: int | None = None
+    target_label: str | None = None
+    other_label: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Data(Section):
+    """The data: counts, class names, the split, a built-in concept's truth and threshold, the
+    columns renamed or left out, and (new runs) the ``source`` and ``label`` column."""
+
+    n_rows: int | None = None
+    n_features: int | None = None
+    n_classes: int | None = None
+    class_names: tuple[str, ...] | None = None
+    split: tuple[int, ...] | None = None
+    truth: str | None = None
+    threshold: float | None = None
+    renamed: Mapping[str, str] | None = None
+    left_out: tuple[str, ...] | None = None
+    source: str | None = None
+    label: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Model(Section):
+    """The network: widths, activation, test accuracy and the training record (None when it
+    was trained elsewhere)."""
+
+    hidden: tuple[int, ...] | None = None
+    activation: str | None = None
+    test_accuracy: float | None = None
+    training: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gradients(Section):
+    """Where gradients were sampled: the band and the point counts of search and held-out samples."""
+
+    band: float | None = None
+    search: Mapping[str, Any] | None = None
+    holdout: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Search(Section):
+    """The search: backend, its options, what it reported (``info``) and whether it was interrupted."""
+
+    backend: str | None = None
+    options: Mapping[str, Any] | None = None
+    info: Mapping[str, Any] | None = None
+    interrupted: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Floor(Section):
+    """The network's floor near its boundary (``symgrad.judging.floor.Floor`` as stored)."""
+
+    value: float | None = None
+    reference: float | None = None
+    front: float | None = None
+    minimum: float | None = None
+    degree: int | None = None
+    terms: int | None = None
+    inputs: tuple[str, ...] | None = None
+    n_near: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Truth(Section):
+    """A built-in concept's formula and the chosen formula's L against its true gradients."""
+
+    formula: str | None = None
+    truth: str | None = None
+    faithful_loss: float | None = None
+    exact_loss: float | None = None
+    recovered_faithful: bool | None = None
+    recovered_exact: bool | None = None
+    threshold: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """What judging a front decides: the front as assessed, the formula shown, how it was
+    chosen, how to read it and the verdict (``symgrad.judging.verdict.conclude``)."""
+
+    front: tuple[Formula, ...]
+    best: Formula | None
+    best_index: int | None
+    selection: Selection
+    statement: str | None
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Record(Section):
+    """The whole of ``result.json`` (format ``symgrad-result``)."""
+
+    nested: ClassVar[dict[str, type]] = {
+        "neuron": Neuron, "data": Data, "model": Model, "gradients": Gradients, "search": Search, "floor": Floor,
+        "selection": Selection, "best": Formula, "verdict": Verdict, "truth": Truth}
+
+    format: str = RESULT_FORMAT
+    version: int = RESULT_VERSION
+    seed: int | None = None
+    status: str = "started"
+    features: tuple[str, ...] = ()
+    error: str | None = None
+    versions: Mapping[str, str] | None = None
+    timings: Mapping[str, float] | None = None
+    neuron: Neuron | None = None
+    data: Data | None = None
+    model: Model | None = None
+    gradients: Gradients | None = None
+    search: Search | None = None
+    front: tuple[Formula, ...] | None = None
+    floor: Floor | None = None
+    selection: Selection | None = None
+    best: Formula | None = None
+    best_index: int | None = None
+    statement: str | None = None
+    verdict: Verdict | None = None
+    truth: Truth | None = None
+    companions: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, where: str = "result.json") -> "Record":
+        """The record of a result.json dict, checked first (``check_record``: one SymgradError
+        naming the damaged section)."""
+        checked = check_record(dict(data) if isinstance(data, Mapping) else data, where=where)
+        record = super().from_dict(checked)
+        front = None if checked.get("front") is None else tuple(Formula.from_dict(e) for e in checked["front"])
+        return dataclasses.replace(record, features=tuple(record.features), front=front)
+
+    def with_conclusion(self, conclusion: Conclusion) -> "Record":
+        """This record with the judged front, the chosen formula, statement and verdict."""
+        return dataclasses.replace(self, front=conclusion.front, best=conclusion.best,
+                                   best_index=conclusion.best_index, selection=conclusion.selection,
+                                   statement=conclusion.statement, verdict=conclusion.verdict)
 
 
 def check_record(record: Any, *, where: str) -> dict[str, Any]:

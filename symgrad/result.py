@@ -20,7 +20,7 @@ import numpy as np
 from .errors import SymgradError
 from .search.base import Entry, Front
 # the choice and the verdict live in symgrad.judging.verdict; their names stay importable from here
-from .judging.verdict import SELECTION_NOTE, choose, conclude, judge  # noqa: F401
+from .record import Neuron, Record
 
 
 # ----------------------------------------------------------------------------- the object
@@ -47,14 +47,14 @@ class Result:
     """One interpreted neuron: every candidate formula, the chosen one and how far to trust it.
 
     Attributes:
-        record: the content of ``result.json`` (format ``symgrad-result``; see the README).
+        record: ``result.json`` as a typed ``symgrad.record.Record`` (``result`` is its dict).
         front: every candidate formula, simplest first, with its ``metrics``.
         best: the chosen entry (``choose``), or None if the search found nothing.
         features: input names; every expression is written in them.
         path: the run directory, once written or when loaded.
     """
 
-    record: Mapping[str, Any]
+    record: Record
     front: Front
     best: Entry | None
     features: tuple[str, ...]
@@ -64,45 +64,53 @@ class Result:
     # -- construction
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], *, path: str | Path | None = None,
+    def from_record(cls, record: Record | Mapping[str, Any], *, path: str | Path | None = None,
                     artifacts: Artifacts | None = None) -> "Result":
-        """The result described by a result.json dict."""
-        front = Front.from_list(record.get("front", []))
-        best = Entry.from_dict(record["best"]) if record.get("best") else None
+        """The result a ``Record`` (or a result.json dict, checked first) describes."""
+        if not isinstance(record, Record):
+            record = Record.from_dict(record)
+        front = Front(tuple(Entry.from_dict(f.to_dict()) for f in record.front or ()))
+        best = None if record.best is None else Entry.from_dict(record.best.to_dict())
         # a run that failed before its data were read has no features (and no front)
-        return cls(record=record, front=front, best=best, features=tuple(record.get("features", ())),
+        return cls(record=record, front=front, best=best, features=tuple(record.features),
                    path=None if path is None else Path(path), artifacts=artifacts or Artifacts())
 
     def to_json(self) -> str:
         """The result.json text."""
         from .rundir import jsonable
 
-        return json.dumps(jsonable(self.record), indent=2, allow_nan=False)
+        return json.dumps(jsonable(self.record.to_dict()), indent=2, allow_nan=False)
 
     # -- what it says
 
     @property
-    def result(self) -> Mapping[str, Any]:
-        """The result.json dict (same as ``record``)."""
-        return self.record
+    def result(self) -> dict[str, Any]:
+        """The result.json dict (``record.to_dict()``)."""
+        return self.record.to_dict()
 
     @property
     def verdict(self) -> dict[str, str]:
         """{"kind": "faithful" | "approximate" | "not_found" | "cannot_judge", "sentence": ...}."""
-        return dict(self.record.get("verdict") or {})
+        return {} if self.record.verdict is None else self.record.verdict.to_dict()
 
     @property
     def faithful(self) -> bool:
-        return self.verdict.get("kind") == "faithful"
+        return self.record.verdict is not None and self.record.verdict.kind == "faithful"
 
     @property
     def statement(self) -> str | None:
         """How to read the chosen formula, e.g. "the decision boundary is {g = t}: ..."."""
-        return self.record.get("statement")
+        return self.record.statement
+
+    @property
+    def _neuron(self) -> Neuron:
+        # a run that failed before its network was read has no neuron section
+        return self.record.neuron or Neuron()
 
     @property
     def neuron(self) -> dict[str, Any]:
-        return dict(self.record.get("neuron") or {})
+        """The neuron as recorded (kind, layer, unit, description, decides, target class, ...)."""
+        return {} if self.record.neuron is None else self.record.neuron.to_dict()
 
     def entry(self, which: Entry | int | None = None) -> Entry:
         """An entry of the front: an Entry, an index into the front, or None for the chosen one."""
@@ -166,14 +174,12 @@ class Result:
 
     def _rule_names(self) -> dict[str, Any]:
         """The user's column names and class labels for the generated rule."""
-        data = self.record.get("data") or {}
-        neuron = self.neuron
+        data, neuron = self.record.data, self.record.neuron
         out: dict[str, Any] = {}
-        renamed = data.get("renamed") or {}
-        if renamed:
-            out["original_names"] = {new: old for old, new in renamed.items()}
-        if neuron.get("target_label") not in (None, "") and neuron.get("other_label") not in (None, ""):
-            out["labels"] = (neuron["other_label"], neuron["target_label"])
+        if data is not None and data.renamed:
+            out["original_names"] = {new: old for old, new in data.renamed.items()}
+        if neuron is not None and neuron.target_label not in (None, "") and neuron.other_label not in (None, ""):
+            out["labels"] = (neuron.other_label, neuron.target_label)
         return out
 
     # -- companions: the model and the gradient samples
@@ -253,7 +259,7 @@ class Result:
             pairs = self._default_pairs(entry, grads)
             if not pairs:
                 raise SymgradError("a decision-boundary slice needs two inputs; this network has one")
-        target = int(self.neuron.get("target_class", 1))
+        target = int(self._neuron.target_class if self._neuron.target_class is not None else 1)
         model = self.model()
         return boundary_slices(lambda x: model.class_probabilities(x)[:, target], self._value_function(entry),
                                entry.metrics["threshold"], reference, pairs, self.features)
@@ -262,7 +268,7 @@ class Result:
         """Training and validation loss and validation accuracy per epoch."""
         from .report.plots import training_curves
 
-        history = ((self.record.get("model") or {}).get("training") or {}).get("history")
+        history = self._training_history()
         if not history:
             raise SymgradError("this network was not trained by symgrad, so there are no training curves")
         return training_curves(history)
@@ -285,14 +291,15 @@ class Result:
             out["Neuron vs formula"] = self.plot_values
             # a hidden unit decides nothing: its formula's level set is no decision boundary
             # to set beside the network's (plot_boundary still draws it on request)
-            if self.neuron.get("decides", True) and "threshold" in self.best.metrics and len(self.features) > 1:
+            if self._neuron.decides and "threshold" in self.best.metrics and len(self.features) > 1:
                 out["Decision boundary slices"] = self.plot_boundary
         if self._training_history():
             out["Training curves"] = self.plot_training
         return out
 
     def _training_history(self) -> dict[str, Any] | None:
-        return ((self.record.get("model") or {}).get("training") or {}).get("history") or None
+        model = self.record.model
+        return ((model.training if model is not None else None) or {}).get("history") or None
 
     def _value_function(self, which):
         from .expressions import value_function
@@ -349,21 +356,23 @@ class Result:
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path is not None else ""
         if self.best is None:
-            return f"Result({self.neuron.get('description', 'neuron')}: no formula{where})"
-        agreement = self.best.metrics.get("boundary_agreement") if self.neuron.get("decides") else None
+            return f"Result({self._neuron.description}: no formula{where})"
+        agreement = self.best.metrics.get("boundary_agreement") if self._neuron.decides else None
         agreement_text = "" if agreement is None else f", agreement {100 * agreement:.1f}%"
-        return (f"Result({self.neuron.get('description', 'neuron')}: {self.best.expression} "
-                f"[L={self.best.loss:.3g}{agreement_text}], {self.verdict.get('kind', '?')}, "
+        kind = "?" if self.record.verdict is None else self.record.verdict.kind
+        return (f"Result({self._neuron.description}: {self.best.expression} "
+                f"[L={self.best.loss:.3g}{agreement_text}], {kind}, "
                 f"front of {len(self.front)}{where})")
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        parts = [f"<p><b>symgrad result</b>: {esc(self.neuron.get('description', 'neuron'))}"
+        parts = [f"<p><b>symgrad result</b>: {esc(self._neuron.description)}"
                  + (f" &mdash; <code>{esc(str(self.path))}</code>" if self.path is not None else "") + "</p>"]
-        if self.verdict:
-            colour = {"faithful": "#dff5e1", "not_found": "#fde8e8"}.get(self.verdict.get("kind"), "#fff4d6")
+        verdict = self.record.verdict
+        if verdict is not None:
+            colour = {"faithful": "#dff5e1", "not_found": "#fde8e8"}.get(verdict.kind, "#fff4d6")
             parts.append(f'<p style="background:{colour};padding:6px"><b>Verdict:</b> '
-                         f"{esc(self.verdict.get('sentence', ''))}</p>")
+                         f"{esc(verdict.sentence)}</p>")
         if self.statement:
             parts.append(f"<p>{esc(self.statement)}</p>")
         parts.append(self.front._repr_html_(chosen=self.best))
@@ -408,9 +417,10 @@ def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, 
     from .rundir import RESULT_FILE, write_json
 
     record = result.record
-    write_json(run_dir / RESULT_FILE, record)
-    export.front_to_csv(record.get("front", []), run_dir / "front.csv")
-    export.front_to_json(record.get("front", []), run_dir / "front.json")
+    write_json(run_dir / RESULT_FILE, record.to_dict())
+    front = [f.to_dict() for f in record.front or ()]
+    export.front_to_csv(front, run_dir / "front.csv")
+    export.front_to_json(front, run_dir / "front.json")
     best = result.best
     if best is not None:
         (run_dir / "formula.tex").write_text(result.latex() + "\n")
@@ -429,31 +439,31 @@ def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, 
     write_report(run_dir, report_summary(record), figures)
 
 
-def report_summary(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``symgrad.report.page.write_report`` shows, from a result.json dict."""
-    neuron = record.get("neuron") or {}
+def report_summary(record: Record) -> dict[str, Any]:
+    """What ``symgrad.report.page.write_report`` shows, from a record."""
+    neuron = record.neuron or Neuron()
     summary = {
-        "title": f"symgrad: {neuron.get('description', 'neuron')}",
-        "features": record["features"], "neuron": neuron.get("description"),
-        "decides": bool(neuron.get("decides", True)),
-        "front": record.get("front", []), "best": record.get("best"),
-        "companions": record.get("companions"),
-        "data": dict(record.get("data") or {}),
-        "model": {k: v for k, v in (record.get("model") or {}).items() if k != "training"},
-        "timings": record.get("timings") or {}, "versions": record.get("versions") or {},
-        "notes": [n for n in (record.get("statement"), _truth_note(record)) if n],
+        "title": f"symgrad: {neuron.description}",
+        "features": list(record.features), "neuron": neuron.description,
+        "decides": bool(neuron.decides),
+        "front": [f.to_dict() for f in record.front or ()], "best": None if record.best is None else record.best.to_dict(),
+        "companions": record.companions,
+        "data": {} if record.data is None else record.data.to_dict(),
+        "model": {k: v for k, v in ({} if record.model is None else record.model.to_dict()).items() if k != "training"},
+        "timings": dict(record.timings or {}), "versions": dict(record.versions or {}),
+        "notes": [n for n in (record.statement, _truth_note(record)) if n],
     }
-    if record.get("verdict"):
-        summary["verdict"] = record["verdict"]
+    if record.verdict is not None:
+        summary["verdict"] = record.verdict.to_dict()
     return summary
 
 
-def _truth_note(record: Mapping[str, Any]) -> str | None:
-    truth = record.get("truth")
-    if not truth or "faithful_loss" not in truth:
+def _truth_note(record: Record) -> str | None:
+    truth = record.truth
+    if truth is None or truth.faithful_loss is None:
         return None
-    return (f"Against the known concept {truth['formula']}: faithful L {truth['faithful_loss']:.3g} "
-            f"(near the true decision surface), exact L {truth['exact_loss']:.3g} (whole domain).")
+    return (f"Against the known concept {truth.formula}: faithful L {truth.faithful_loss:.3g} "
+            f"(near the true decision surface), exact L {truth.exact_loss:.3g} (whole domain).")
 
 
 def load_run(path: str | Path) -> Result:
@@ -463,7 +473,7 @@ def load_run(path: str | Path) -> Result:
         SymgradError: no run there, or its result.json is damaged or inconsistent (one sentence
             naming what is wrong; see ``symgrad.record.check_record``).
     """
-    from .record import check_model_inputs, check_record
+    from .record import check_model_inputs
     from .rundir import RESULT_FILE
 
     path = Path(path)
@@ -474,6 +484,6 @@ def load_run(path: str | Path) -> Result:
         record = json.loads(result_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise SymgradError(f"{str(result_file)!r} is not valid JSON; the run directory is damaged") from None
-    check_record(record, where=repr(str(result_file)))
+    record_ = Record.from_dict(record, where=repr(str(result_file)))
     check_model_inputs(record, path / "model.npz", where=repr(str(result_file)))
-    return Result.from_record(record, path=path)
+    return Result.from_record(record_, path=path)

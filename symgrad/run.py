@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
 
         run = interpret(config, out=args.out, model_path=args.model, overwrite=args.overwrite or None,
                         progress=None if args.quiet else Console(), config_name=Path(args.config).stem)
-        print_summary(run)
+        print_summary(run.record, run.path)
         sys.stdout.flush()
     except SymgradError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         log = _write_log(error, run)
         print(f"error: internal error ({type(error).__name__}: {error}); the traceback is in {log}", file=sys.stderr)
         return EXIT_INTERNAL
-    return EXIT_INTERRUPTED if run.result.get("status") == "interrupted" else EXIT_FINISHED
+    return EXIT_INTERRUPTED if run.record.status == "interrupted" else EXIT_FINISHED
 
 
 class Terminated(KeyboardInterrupt):

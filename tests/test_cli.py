@@ -225,8 +225,8 @@ def test_summary_survives_missing_figures(a1_run):
     from symgrad.report.summary import summary_text
 
     run = load_run(a1_run)
-    result = {**run.result, "truth": {"formula": "x0**2", "faithful_loss": None, "exact_loss": None}}
-    text = summary_text(type(run).from_record(result, path=run.path))
+    result = {**run.result, "truth": {"formula": "x0**2", "faithful_loss": float("nan"), "exact_loss": None}}
+    text = summary_text(type(run).from_record(result, path=run.path).record, run.path)
     assert "faithful L n/a, exact L n/a" in text
 
 

@@ -92,8 +92,8 @@ def test_a_noisy_label_network_keeps_its_exact_formula_faithful(tmp_path):
     result = interpret(config, out=tmp_path / "run", progress=None)
     assert result.verdict["kind"] == FAITHFUL, result.verdict
     assert result.best.expression == "x0 + x1**2 + x2"
-    floor = result.record["floor"]
-    assert floor["value"] >= FLOOR_MIN and floor["reference"] is not None and floor["n_near"] >= 50
+    floor = result.record.floor
+    assert floor.value >= FLOOR_MIN and floor.reference is not None and floor.n_near >= 50
 
     arrays = result.gradients()
     names = ("x0", "x1", "x2")
@@ -106,5 +106,5 @@ def test_a_noisy_label_network_keeps_its_exact_formula_faithful(tmp_path):
 
     everywhere = np.ones(len(near), dtype=bool)
     assert loss("x0 + x1**2 + x2", everywhere) > 0.02  # rough over the band ...
-    assert loss("x0 + x1**2 + x2", near) <= 5 * floor["value"]  # ... faithful near the boundary
-    assert loss("x0 + x2", near) > 5 * floor["value"]  # the look-alike is not
+    assert loss("x0 + x1**2 + x2", near) <= 5 * floor.value  # ... faithful near the boundary
+    assert loss("x0 + x2", near) > 5 * floor.value  # the look-alike is not

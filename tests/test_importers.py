@@ -55,7 +55,7 @@ def test_sklearn_mlp_passed_as_object_is_interpreted(sklearn_a1, a1_data, tmp_pa
     assert {namespace["classify"](x0=0.0, x1=0.0), namespace["classify"](x0=0.95, x1=0.95)} == {"inside", "outside"}
     saved = result.save(tmp_path / "sk")
     assert (saved.path / "report.html").is_file() and saved.verdict == result.verdict
-    assert "scikit-learn" in saved.record["model"]["source"]
+    assert "scikit-learn" in saved.record.model.extra["source"]
 
 
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])

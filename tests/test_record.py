@@ -11,16 +11,28 @@ import pytest
 
 import symgrad
 from symgrad.errors import SymgradError
+from symgrad.record import Formula, Neuron, Record, Verdict
 
 # runs written by symgrad before the record was checked on load (result version 1)
 OLD_RUNS = Path(__file__).parent / "data" / "runs_v1"
+
+
+def without_nulls(value):
+    """JSON with null-valued keys dropped: a typed record leaves unset (None) fields out."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("name", ["a1", "failed", "hidden"])
 def test_runs_written_by_earlier_versions_load(name):
     run = symgrad.load_run(OLD_RUNS / name)
     record = json.loads((OLD_RUNS / name / "result.json").read_text())
-    assert run.record == record
+    # every section typed, nothing lost: the record writes back what it read
+    assert isinstance(run.record, Record) and without_nulls(run.record.to_dict()) == without_nulls(record)
+    assert run.record.status == record["status"] and list(run.record.features) == record["features"]
     if record["status"] == "finished":
         assert run.best is not None and run.best == run.front.entries[record["best_index"]]
         assert run.gradients()["x"].shape[1] == len(run.features)
@@ -98,3 +110,20 @@ def test_a_damaged_gradients_file_is_one_sentence(tmp_path, write):
     with pytest.raises(SymgradError, match="gradients.npz' is damaged or not a symgrad gradients file") as info:
         loaded.gradients()
     assert "allow_pickle" not in str(info.value)
+
+
+def test_typed_fields_and_unknown_keys_survive_a_round_trip():
+    record = json.loads((OLD_RUNS / "a1" / "result.json").read_text())
+    record["a_tools_note"] = {"kept": True}
+    record["neuron"]["colour"] = "blue"
+    typed = Record.from_dict(record)
+    assert isinstance(typed.neuron, Neuron) and isinstance(typed.verdict, Verdict)
+    assert isinstance(typed.best, Formula) and typed.best == typed.front[typed.best_index]
+    assert typed.neuron.extra == {"colour": "blue"} and typed.extra == {"a_tools_note": {"kept": True}}
+    assert without_nulls(typed.to_dict()) == without_nulls(record)
+
+
+def test_a_result_saved_again_loads_the_same(tmp_path):
+    run = symgrad.load_run(OLD_RUNS / "hidden")
+    again = run.save(tmp_path / "again")
+    assert again.record == run.record and again.best == run.best

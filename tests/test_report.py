@@ -21,7 +21,8 @@ from symgrad.report import plots
 from symgrad.errors import SymgradError
 from symgrad.export import to_numpy
 from symgrad.judging.metrics import fidelity_metrics
-from symgrad.report.page import APPROXIMATE, FAITHFUL, NOT_FOUND, verdict, write_report
+from symgrad.judging.verdict import APPROXIMATE, FAITHFUL, NOT_FOUND, verdict
+from symgrad.report.page import write_report
 
 NAMES = ["petal_length", "petal_width"]
 TRUTH = "petal_length**2 + 2*petal_width**2"
@@ -85,7 +86,7 @@ class _Collector(HTMLParser):
 
 def test_verdict_rule_is_the_documented_one():
     # no floor given: the smallest floor (0.002), so faithful needs L <= 0.01 near the boundary
-    front = [{"metrics": {"loss_near": 0.3}}, {"metrics": {"loss_near": 0.004}}]
+    front = [{"loss_near": 0.3}, {"loss_near": 0.004}]  # the front's metrics
     assert verdict({"loss_near": 0.01, "boundary_agreement": 0.95}, front)[0] == FAITHFUL
     kind, sentence = verdict({"loss_near": 0.021, "boundary_agreement": 0.99}, front)
     assert kind == APPROXIMATE and sentence.startswith("Approximate closed form") and "10.5x" in sentence
@@ -204,7 +205,7 @@ def test_users_names_and_labels_reach_statement_report_and_rule(tmp_path):
     config = load_config(None, [f"data.path={csv}", "data.label=diagnosis", "train.epochs=15",
                                 "model.hidden=[16, 16]", "search.backend=library", "progress=false"])
     run = interpret(config, out=tmp_path / "run", progress=None)
-    assert run.record["data"]["renamed"] == {"mean radius": "mean_radius", "mean texture": "mean_texture"}
+    assert run.record.data.renamed == {"mean radius": "mean_radius", "mean texture": "mean_texture"}
     assert "class 1 ('malignant') where" in run.statement
     assert "class 1 ('malignant') where g" in (run.path / "report.md").read_text()
     namespace: dict = {}

@@ -8,7 +8,8 @@ import sympy as sp
 
 import symgrad
 from symgrad.errors import SymgradError
-from symgrad.result import Result, choose, load_run
+from symgrad.judging.verdict import choose
+from symgrad.result import Result, load_run
 from symgrad.search.base import Entry, Front, SearchResult
 
 
@@ -87,10 +88,10 @@ def _front():
 
 
 def test_choose_applies_the_linear_concept_override():
-    best, record = choose(_front(), rule="knee")
-    assert best.expression == "x0**2 + x1" and "degenerate" not in record
-    best, record = choose(_front(), rule="knee", search_info={"linear_concept": "x0 + x1"})
-    assert best.expression == "x0 + x1" and "degenerate" in record
+    best, selection = choose(_front(), rule="knee")
+    assert best.expression == "x0**2 + x1" and selection.degenerate is None
+    best, selection = choose(_front(), rule="knee", search_info={"linear_concept": "x0 + x1"})
+    assert best.expression == "x0 + x1" and selection.degenerate is not None
     assert choose(Front(), rule="knee")[0] is None
 
 
@@ -106,7 +107,7 @@ def test_explain_and_the_pipeline_share_the_override(trained_a1, monkeypatch):
 
     monkeypatch.setattr(symgrad.search, "make_backend", lambda name, options=None, **_: Fixed())
     result = symgrad.explain(classifier, split.test.x, backend="fixed")
-    assert result.best.expression == "x0 + x1" and "degenerate" in result.record["selection"]
+    assert result.best.expression == "x0 + x1" and result.record.selection.degenerate is not None
 
 
 def test_load_run_refuses_what_is_not_a_run(tmp_path):

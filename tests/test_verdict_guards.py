@@ -7,7 +7,7 @@ from symgrad.judging.assess import statement
 from symgrad.config import load_config
 from symgrad.neurons import NeuronSpec
 from symgrad.pipeline import interpret
-from symgrad.report.page import CANNOT_JUDGE, FAITHFUL, NOT_FOUND, verdict
+from symgrad.judging.verdict import CANNOT_JUDGE, FAITHFUL, NOT_FOUND, verdict
 from symgrad.search.base import Entry
 
 GOOD = {"loss": 0.005, "boundary_agreement": 0.99, "threshold": 1.0, "formula_min": 0.0, "formula_max": 3.0,

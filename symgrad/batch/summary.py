@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .work import NETWORK_FILE
 from ..companions.table import companion_table
 from ..config import dump
+from ..record import Record
 from ..rundir import RESULT_FILE, write_text
 
 if TYPE_CHECKING:
@@ -61,10 +62,11 @@ def save_state(batch_dir: Path, state: dict[str, dict[str, Any]]) -> None:
     write_text(batch_dir / STATE_FILE, json.dumps({"items": state}, indent=2))
 
 
-def _result(path: Path) -> dict[str, Any] | None:
+def _result(path: Path) -> Record | None:
+    """The record in a run folder, or None if there is none or it cannot be read."""
     try:
-        return json.loads((path / RESULT_FILE).read_text())
-    except (OSError, ValueError):
+        return Record.from_dict(json.loads((path / RESULT_FILE).read_text()), where=str(path / RESULT_FILE))
+    except (OSError, ValueError):  # SymgradError is a ValueError: a damaged record counts as none
         return None
 
 
@@ -72,7 +74,7 @@ def item_finished(batch_dir: Path, item: Item) -> bool:
     """Whether the item's run directory holds a finished run of exactly the item's config."""
     path = run_dir(batch_dir, item)
     result = _result(path)
-    if result is None or result.get("status") != "finished":
+    if result is None or result.status != "finished":
         return False
     try:
         return (path / "config.yaml").read_text() == dump(item.config)
@@ -116,20 +118,19 @@ def item_row(batch_dir: Path, item: Item, record: dict[str, Any] | None) -> dict
     result = _result(path) if status in ("finished", "interrupted") else None
     if result is None:
         return row
-    model = result.get("model") or {}
-    gradients = (result.get("gradients") or {}).get("search") or {}
-    row.update(test_accuracy=_round(model.get("test_accuracy"), 4), points=gradients.get("region", ""),
-               n_points=gradients.get("subsampled_to", gradients.get("kept", "")),
-               verdict=(result.get("verdict") or {}).get("kind", ""))
-    best = result.get("best")
-    if best:
-        row.update(expression=best["expression"], complexity=best["complexity"], loss=_number(best["loss"]),
-                   boundary_agreement=_round((best.get("metrics") or {}).get("boundary_agreement"), 4))
-    truth = result.get("truth") or {}
+    gradients = (result.gradients.search if result.gradients is not None else None) or {}
+    row.update(test_accuracy=_round(result.model.test_accuracy if result.model is not None else None, 4),
+               points=gradients.get("region", ""), n_points=gradients.get("subsampled_to", gradients.get("kept", "")),
+               verdict=result.verdict.kind if result.verdict is not None else "")
+    best = result.best
+    if best is not None:
+        row.update(expression=best.expression, complexity=best.complexity, loss=_number(best.loss),
+                   boundary_agreement=_round(best.metrics.get("boundary_agreement"), 4))
+    truth = result.truth
     # a known concept is the network's decision, not what a hidden unit computes
-    if "faithful_loss" in truth and item.neuron.kind != "hidden":
-        row.update(faithful_loss=_number(truth["faithful_loss"]), recovered=bool(truth.get("recovered_faithful")))
-    for companion in companion_table(result):
+    if truth is not None and truth.faithful_loss is not None and item.neuron.kind != "hidden":
+        row.update(faithful_loss=_number(truth.faithful_loss), recovered=bool(truth.recovered_faithful))
+    for companion in companion_table(result.to_dict()):
         group = _companion_group(str(companion["method"]))
         if group is not None:
             row.update({f"{group}_agreement": _round(companion["agreement"], 4),

@@ -146,7 +146,7 @@ def run_item(config: dict[str, Any], config_name: str, run_dir: str, network_dir
         classifier, report = _load_network(network_dir)
         run = interpret(config, out=run_dir, overwrite=True, progress=None, config_name=config_name,
                         classifier=classifier, train_report=report)
-        status = run.result.get("status", "finished")
+        status = run.record.status
         error = "the search was interrupted; the item is redone when the batch is run again" \
             if status == "interrupted" else ""
     except SymgradError as exc:

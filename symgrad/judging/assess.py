@@ -13,6 +13,7 @@ from ..expressions import parse_formula, value_function
 from .floor import near_boundary
 from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
 from ..network.model import Classifier
+from ..record import Neuron
 from ..neurons import GradientSample, NeuronSpec, target_class
 from ..search.base import Entry, Front
 
@@ -141,18 +142,18 @@ def assess_front(front: Front, evidence: Evidence) -> Front:
     return Front(tuple(replace(e, metrics={**e.metrics, **assess_entry(e, evidence)}) for e in front))
 
 
-def statement(entry: Entry, neuron: NeuronSpec | Mapping[str, Any]) -> str:
+def statement(entry: Entry, neuron: NeuronSpec | Neuron) -> str:
     """How to read the result: decisions follow a level set of the formula.
 
     Args:
         entry: the chosen formula; its metrics give the threshold, orientation and target class.
-        neuron: the ``NeuronSpec``, or the neuron as stored in result.json (``description`` and
-            ``decides``; plain functions have no spec).
+        neuron: the ``NeuronSpec``, or the neuron as recorded (``symgrad.record.Neuron``: plain
+            functions have no spec).
     """
     if isinstance(neuron, NeuronSpec):
         description, decides = neuron.describe(), neuron.kind != "hidden"
     else:
-        description, decides = str(neuron.get("description", "neuron")), bool(neuron.get("decides"))
+        description, decides = neuron.description, bool(neuron.decides)
     threshold = entry.metrics.get("threshold")
     if not decides or threshold is None:
         return f"the {description} is a monotone function of {entry.expression}"

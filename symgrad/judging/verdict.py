@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from .floor import FLOOR_MIN
+from ..record import Conclusion, Floor, Formula, Neuron, Selection, Verdict
 from ..search.base import Entry, Front
 from ..search.select import select
+from .floor import FLOOR_MIN
 
 FAITHFUL = "faithful"
 APPROXIMATE = "approximate"
@@ -47,13 +48,16 @@ UPGRADE_NOTE = ("the selection rule's choice is not faithful; the simplest faith
                 "reported instead")
 
 
-def floor_value(floor: Mapping[str, Any] | None) -> float:
-    """The floor a verdict uses: ``floor["value"]``, or ``symgrad.judging.floor.FLOOR_MIN`` when unknown."""
-    value = _finite((floor or {}).get("value"))
+def floor_value(floor: Floor | Mapping[str, Any] | None) -> float:
+    """The floor a verdict uses: the floor's ``value``, or ``symgrad.judging.floor.FLOOR_MIN`` when unknown."""
+    if isinstance(floor, Floor):
+        floor = floor.to_dict()
+    value = finite((floor or {}).get("value"))
     return FLOOR_MIN if value is None else value
 
 
-def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mapping[str, Any] | None = None, *,
+def verdict(best_metrics: Mapping[str, Any], front: Sequence[Mapping[str, Any]],
+            floor: Floor | Mapping[str, Any] | None = None, *,
             decides: bool = True, region: str = "near the decision boundary") -> tuple[str, str]:
     """Say whether the chosen formula is a faithful closed form of the neuron (see the module).
 
@@ -63,14 +67,16 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
     Args:
         best_metrics: ``symgrad.judging.assess.assess_entry`` of the chosen formula; ``loss_near`` is
             used (``loss``, over the whole band, for results written before it existed).
-        front: entries (dicts or objects) with ``metrics``; their lowest L gives context.
-        floor: ``symgrad.judging.floor.Floor.to_dict()``; None uses the minimum floor.
+        front: the metrics of every formula on the front; their lowest L gives context.
+        floor: the network's floor (``symgrad.record.Floor`` or its dict); None uses the minimum floor.
         decides: whether decisions are compared (False for hidden units and plain functions).
         region: where ``loss_near`` was measured, as the sentence says it.
 
     Returns:
         (kind, sentence), kind one of ``KINDS``.
     """
+    if isinstance(floor, Floor):
+        floor = floor.to_dict()
     if decides:
         reason = cannot_judge(best_metrics)
         if reason is not None:
@@ -78,10 +84,10 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
     loss = _loss(best_metrics)
     base = floor_value(floor)
     bound = min(FAITHFUL_FACTOR * base, FAITHFUL_MAX_LOSS)
-    agreement = _finite(best_metrics.get("boundary_agreement")) if decides else None
+    agreement = finite(best_metrics.get("boundary_agreement")) if decides else None
     loss_text = "unknown" if loss is None else f"{loss:.3g}"
     where = region if "loss_near" in best_metrics else "on the held-out points"
-    minimum = _finite((floor or {}).get("minimum"))
+    minimum = finite((floor or {}).get("minimum"))
     at_minimum = floor is None or (minimum is not None and base <= minimum)
     floor_text = f"the network's floor {base:.3g}"
     agree_text = "" if agreement is None else f"{100 * agreement:.1f}%"
@@ -107,7 +113,7 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Any], floor: Mappin
     if not agrees:
         reasons.append(f"boundary agreement {agree_text or 'unknown'} (an approximation needs >= "
                        f"{100 * APPROXIMATE_MIN_AGREEMENT:.0f}%)")
-    lows = [v for v in (_loss(_get(e, "metrics") or {}) for e in front) if v is not None]
+    lows = [v for v in (_loss(metrics or {}) for metrics in front) if v is not None]
     context = f"; the lowest L {where} on the front was {min(lows):.3g}" if lows else ""
     return NOT_FOUND, "No closed form found within the budget: the chosen formula has " + " and ".join(reasons) \
         + context + "."
@@ -128,14 +134,14 @@ def cannot_judge(metrics: Mapping[str, Any]) -> str | None:
         return (f"the network predicts class {name} on {count} of the {n} test points, and each side of a "
                 f"decision boundary needs at least {MIN_SIDE_POINTS}")
     if "formula_min" in metrics and "threshold" in metrics:
-        low, high = _finite(metrics.get("formula_min")), _finite(metrics.get("formula_max"))
-        threshold = _finite(metrics.get("threshold"))
+        low, high = finite(metrics.get("formula_min")), finite(metrics.get("formula_max"))
+        threshold = finite(metrics.get("threshold"))
         if low is None or high is None or threshold is None:
             return "the formula or its threshold has no finite value on the test points"
         if not low < threshold < high:
             return (f"the fitted threshold {threshold:.4g} lies outside the formula's range [{low:.4g}, {high:.4g}] "
                     "on the test points, so the thresholded formula predicts one class only")
-    accuracy, majority = _finite(metrics.get("net_accuracy")), _finite(metrics.get("majority_accuracy"))
+    accuracy, majority = finite(metrics.get("net_accuracy")), finite(metrics.get("majority_accuracy"))
     if accuracy is not None and majority is not None and accuracy <= majority:
         return (f"the network is right on {100 * accuracy:.1f}% of test points for class {name} against the rest, "
                 f"no better than always predicting the more common side ({100 * majority:.1f}%)")
@@ -143,8 +149,8 @@ def cannot_judge(metrics: Mapping[str, Any]) -> str | None:
 
 
 def choose(front: Front, *, rule: str = "knee", factor: float | None = None,
-           search_info: Mapping[str, Any] | None = None) -> tuple[Entry | None, dict[str, Any]]:
-    """The formula the selection rule shows from ``front``, and the record of how it was chosen.
+           search_info: Mapping[str, Any] | None = None) -> tuple[Entry | None, Selection]:
+    """The formula the selection rule shows from ``front``, and how it was chosen.
 
     The selection ``rule`` (``symgrad.search.select``) picks an entry; when the search reported a
     linear concept (``search_info["linear_concept"]``, the auto backend) that is on the front, it
@@ -152,77 +158,69 @@ def choose(front: Front, *, rule: str = "knee", factor: float | None = None,
     in a fancier formula would be invented. ``conclude`` may still replace an unfaithful choice.
 
     Returns:
-        (entry or None for an empty front, {"rule": ..., ["factor"], ["degenerate"|"reason"]}).
+        (entry, or None for an empty front; the ``Selection``).
     """
-    record: dict[str, Any] = {"rule": rule}
-    if factor is not None:
-        record["factor"] = factor
     if not len(front):
-        record["reason"] = "the search returned no formula"
-        return None, record
+        return None, Selection(rule=rule, factor=factor, reason="the search returned no formula")
     best = select(front, rule=rule, **({} if factor is None else {"factor": factor}))
     linear = (search_info or {}).get("linear_concept")
     linear_entries = [e for e in front if e.expression == linear]
     if linear_entries:
-        best = linear_entries[0]
-        record["degenerate"] = SELECTION_NOTE
-    return best, record
+        return linear_entries[0], Selection(rule=rule, factor=factor, degenerate=SELECTION_NOTE)
+    return best, Selection(rule=rule, factor=factor)
 
 
-def judge(best: Entry | None, front: Front, *, decides: bool, floor: Mapping[str, Any] | None = None,
-          region: str = "near the decision boundary") -> dict[str, str]:
-    """The verdict on the chosen formula: {"kind": one of ``KINDS``, "sentence": ...}."""
+def judge(best: Entry | None, front: Front, *, decides: bool, floor: Floor | Mapping[str, Any] | None = None,
+          region: str = "near the decision boundary") -> Verdict:
+    """The verdict on the chosen formula (kind one of ``KINDS``, and its sentence)."""
     if best is None:
-        return {"kind": NOT_FOUND, "sentence": "No closed form found within the budget: the search returned no formula."}
+        return Verdict(NOT_FOUND, "No closed form found within the budget: the search returned no formula.")
     metrics = best.metrics or {"loss": best.loss}
-    kind, sentence = verdict(metrics, front.entries, floor, decides=decides, region=region)
-    return {"kind": kind, "sentence": sentence}
+    kind, sentence = verdict(metrics, [e.metrics for e in front], floor, decides=decides, region=region)
+    return Verdict(kind, sentence)
 
 
-def conclude(record: dict[str, Any], front: Front, *, rule: str = "knee", factor: float | None = None) -> Entry | None:
-    """Fill ``record`` (a result.json dict holding ``neuron``, ``search`` and optionally ``floor``)
-    with the assessed front, the chosen entry, the statement and the verdict; return the entry.
+def conclude(front: Front, *, neuron: Neuron, floor: Floor | None = None, search_info: Mapping[str, Any] | None = None,
+             rule: str = "knee", factor: float | None = None) -> tuple[Entry | None, Conclusion]:
+    """Choose the formula to show from the assessed ``front`` and judge it.
 
     The selection rule's choice stands unless it is not faithful while another formula on the
-    front is: then the simplest faithful formula is shown (``selection["upgraded"]`` says so),
-    so a faithful answer on the front is never hidden behind a simpler, worse one.
+    front is: then the simplest faithful formula is shown (``selection.upgraded`` says so), so a
+    faithful answer on the front is never hidden behind a simpler, worse one.
+
+    Returns:
+        The chosen entry (None for an empty front) and the ``Conclusion`` a record takes.
     """
+    from dataclasses import replace
+
     from .assess import statement
 
-    neuron = record["neuron"]
-    decides = bool(neuron.get("decides"))
-    floor = record.get("floor")
+    decides = bool(neuron.decides)
     # where loss_near is measured (symgrad.judging.floor.near_boundary), as the verdict says it
     region = {"hidden": "near the unit's zero level", "function": "on the held-out points"}.get(
-        neuron.get("kind"), "near the decision boundary")
-    best, selection = choose(front, rule=rule, factor=factor, search_info=record.get("search", {}).get("info"))
+        neuron.kind, "near the decision boundary")
+    best, selection = choose(front, rule=rule, factor=factor, search_info=search_info)
     verdict_ = judge(best, front, decides=decides, floor=floor, region=region)
-    if verdict_["kind"] in (APPROXIMATE, NOT_FOUND) and best is not None:
+    if verdict_.kind in (APPROXIMATE, NOT_FOUND) and best is not None:
         faithful = [e for e in sorted(front, key=lambda e: (e.complexity, e.loss))
-                    if judge(e, front, decides=decides, floor=floor, region=region)["kind"] == FAITHFUL]
+                    if judge(e, front, decides=decides, floor=floor, region=region).kind == FAITHFUL]
         if faithful:
-            selection["upgraded"] = {"from": best.expression, "note": UPGRADE_NOTE}
+            selection = replace(selection, upgraded={"from": best.expression, "note": UPGRADE_NOTE})
             best = faithful[0]
             verdict_ = judge(best, front, decides=decides, floor=floor, region=region)
-    record["front"] = front.to_list()
-    record["selection"] = selection
-    record["best"] = best.to_dict() if best is not None else None
-    if best is not None:
-        record["best_index"] = front.entries.index(best)
-        record["statement"] = statement(best, neuron)
-    record["verdict"] = verdict_
-    return best
+    formulas = tuple(Formula.from_dict(e.to_dict()) for e in front)
+    index = None if best is None else front.entries.index(best)
+    return best, Conclusion(front=formulas, best=None if index is None else formulas[index], best_index=index,
+                            selection=selection, statement=None if best is None else statement(best, neuron),
+                            verdict=verdict_)
 
 
 def _loss(metrics: Mapping[str, Any]) -> float | None:
-    return _finite(metrics.get("loss_near", metrics.get("loss")))
+    return finite(metrics.get("loss_near", metrics.get("loss")))
 
 
-def _get(entry: Any, key: str) -> Any:
-    return entry.get(key) if isinstance(entry, Mapping) else getattr(entry, key, None)
-
-
-def _finite(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, not a number, NaN or infinite)."""
     try:
         number = float(value)
     except (TypeError, ValueError):

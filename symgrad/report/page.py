@@ -14,10 +14,7 @@ from matplotlib.figure import Figure
 
 from .plots import figure_to_png_bytes
 
-# the verdict lives in symgrad.judging.verdict; its names stay importable from here
-from ..judging.verdict import (APPROXIMATE, CANNOT_JUDGE, FAITHFUL, FAITHFUL_MAX_LOSS, FAITHFUL_MIN_AGREEMENT,  # noqa: F401
-                      MIN_SIDE_POINTS, NOT_FOUND, cannot_judge, verdict)
-from ..judging.verdict import _finite, _get
+from ..judging.verdict import finite, verdict
 
 _FRONT_METRICS = (("loss_near", "L near boundary"), ("boundary_agreement", "agreement"), ("boundary_agreement_auc", "AUC"),
                   ("spearman_abs", "|Spearman|"), ("true_label_accuracy", "true-label acc."))
@@ -158,7 +155,7 @@ def _verdict_of(summary: Mapping[str, Any], best_metrics: Mapping[str, Any], fro
         return str(given.get("kind", "")), str(given["sentence"])
     if isinstance(given, str) and given:
         return "", given
-    return verdict(best_metrics, front)
+    return verdict(best_metrics, [entry.get("metrics") or {} for entry in front])
 
 
 def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics: Mapping[str, Any],
@@ -172,12 +169,12 @@ def _sections(summary: Mapping[str, Any], best: Mapping[str, Any], best_metrics:
         + ["source", "expression"]
     rows, chosen = [], None
     for i, entry in enumerate(front):
-        metrics = _get(entry, "metrics") or {}
-        if chosen is None and _get(entry, "expression") == best.get("expression"):
+        metrics = entry.get("metrics") or {}
+        if chosen is None and entry.get("expression") == best.get("expression"):
             chosen = i
-        rows.append([str(i), _fmt(_get(entry, "complexity")), _fmt(_get(entry, "loss")),
-                     _fmt(_get(entry, "train_loss"))] + [_fmt(metrics.get(key)) for key, _ in _FRONT_METRICS]
-                    + [_fmt(_get(entry, "source")), str(_get(entry, "expression"))])
+        rows.append([str(i), _fmt(entry.get("complexity")), _fmt(entry.get("loss")),
+                     _fmt(entry.get("train_loss"))] + [_fmt(metrics.get(key)) for key, _ in _FRONT_METRICS]
+                    + [_fmt(entry.get("source")), str(entry.get("expression"))])
     sections.append(("Pareto front (simplest first; chosen row highlighted)", header, rows, chosen))
     sections.append(None)  # the figures go here, before the detail tables
     if best_metrics:
@@ -350,7 +347,7 @@ def _reading(best: Mapping[str, Any], decides: bool) -> str:
 
 def _threshold_text(best: Mapping[str, Any]) -> str:
     metrics = best.get("metrics") or {}
-    t, o = _finite(metrics.get("threshold")), metrics.get("orientation")
+    t, o = finite(metrics.get("threshold")), metrics.get("orientation")
     if t is None or o not in (1, -1):
         return ""
     target = metrics.get("target_class", 1)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:  # the annotation only: result.py renders through report/, so report/ never imports it
-    from ..result import Result
+from ..record import Record
 
 
 def _g(value, spec: str = ".3g") -> str:
@@ -20,11 +19,11 @@ def _pct(value) -> str:
     return _g(100 * value if isinstance(value, (int, float)) else None, ".1f")
 
 
-def front_table(run: Result) -> str:
+def front_table(record: Record) -> str:
     """The front as a fixed-width text table; the selected entry is marked with '*'."""
     rows = [("", "complexity", "held-out L", "source", "formula")]
-    best = run.best.expression if run.best else None
-    for entry in run.front:
+    best = record.best.expression if record.best is not None else None
+    for entry in record.front or ():
         rows.append(("*" if entry.expression == best else "", str(entry.complexity), _g(entry.loss),
                      entry.source, entry.expression))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -32,41 +31,42 @@ def front_table(run: Result) -> str:
     return "\n".join(lines)
 
 
-def summary_text(run: Result) -> str:
-    r = run.result
-    lines = [f"run directory: {run.path}"]
-    model = r.get("model", {})
-    if "test_accuracy" in model:
-        lines.append(f"network: {model['hidden']} {model['activation']}, test accuracy {_g(model['test_accuracy'], '.4f')}")
-    lines.append(f"neuron: {r.get('neuron', {}).get('description', '?')}")
-    renamed = (r.get("data") or {}).get("renamed")
-    if renamed:
-        lines.append("columns renamed for formulas: " + ", ".join(f"{a!r} -> {b!r}" for a, b in renamed.items()))
-    if r.get("search", {}).get("interrupted"):
+def summary_text(record: Record, path: Path) -> str:
+    """What ``python -m symgrad.run`` prints when the run in ``path`` ends."""
+    lines = [f"run directory: {path}"]
+    model = record.model
+    if model is not None and model.test_accuracy is not None:
+        lines.append(f"network: {list(model.hidden or ())} {model.activation}, test accuracy "
+                     f"{_g(model.test_accuracy, '.4f')}")
+    lines.append(f"neuron: {record.neuron.description if record.neuron else '?'}")
+    if record.data is not None and record.data.renamed:
+        lines.append("columns renamed for formulas: " + ", ".join(f"{a!r} -> {b!r}" for a, b in record.data.renamed.items()))
+    if record.search is not None and record.search.interrupted:
         lines.append("search was interrupted: the front below is the best found so far")
-    if run.best is None:
+    best = record.best
+    if best is None:
         lines.append("no formula was found")
     else:
-        lines.append(f"best formula: {run.best.expression}   (complexity {run.best.complexity}, held-out L {_g(run.best.loss)})")
-        if r.get("statement"):
-            lines.append(r["statement"])
-        m = run.best.metrics
+        lines.append(f"best formula: {best.expression}   (complexity {best.complexity}, held-out L {_g(best.loss)})")
+        if record.statement:
+            lines.append(record.statement)
+        m = best.metrics
         if "boundary_agreement" in m:
             lines.append(f"thresholded formula vs the network's test labels: {_pct(m['boundary_agreement'])}% agreement "
                          f"(network vs true labels: {_pct(m.get('net_accuracy'))}%)")
-    if r.get("verdict"):
-        lines.append(f"verdict: {r['verdict']['sentence']}")
-    truth = r.get("truth")
-    if truth and "faithful_loss" in truth:
-        lines.append(f"against the known concept {truth['formula']}: faithful L {_g(truth['faithful_loss'])}, "
-                     f"exact L {_g(truth.get('exact_loss'))}")
+    if record.verdict is not None:
+        lines.append(f"verdict: {record.verdict.sentence}")
+    truth = record.truth
+    if truth is not None and truth.faithful_loss is not None:
+        lines.append(f"against the known concept {truth.formula}: faithful L {_g(truth.faithful_loss)}, "
+                     f"exact L {_g(truth.exact_loss)}")
     lines.append("")
-    lines.append(front_table(run))
-    if (run.path / "report.html").is_file():
+    lines.append(front_table(record))
+    if (Path(path) / "report.html").is_file():
         lines.append("")
-        lines.append(f"report: {run.path / 'report.html'}")
+        lines.append(f"report: {Path(path) / 'report.html'}")
     return "\n".join(lines)
 
 
-def print_summary(run: Result) -> None:
-    print(summary_text(run))
+def print_summary(record: Record, path: Path) -> None:
+    print(summary_text(record, path))
