@@ -1,7 +1,5 @@
 """``python -m symgrad`` is ``python -m symgrad.run``."""
 
-import sys
+from .run import console
 
-from .run import main
-
-sys.exit(main())
+console()

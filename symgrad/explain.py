@@ -39,7 +39,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         backend: auto, library, operon or pysr; ``options`` are passed to it.
         band: keep points with decision margin |logit| < band; None keeps all points.
         n_points: at most this many search and held-out points each.
-        selection, selection_factor: the rule picking ``best`` (``symgrad.search.select``).
+        selection: the rule picking ``best`` (``symgrad.search.select``).
+        selection_factor: that rule's factor (None for its default).
         seed: seeds the split, the subsampling and the search.
 
     Returns:

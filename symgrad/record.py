@@ -103,16 +103,23 @@ class Verdict(Section):
 
 @dataclass(frozen=True)
 class Selection(Section):
-    """How the formula shown was chosen: the rule (and its factor), and why another was taken
-    (``degenerate``: a linear concept; ``upgraded``: the simplest faithful formula) or none
-    (``reason``)."""
+    """How the formula shown was chosen: the rule (``agreement`` when noisy gradients made the
+    network's decisions decide) and its factor, and why another was taken (``degenerate``: a
+    linear concept; ``upgraded``: the simplest faithful formula; ``note``) or none (``reason``)."""
 
     rule: str = "knee"
     factor: float | None = None
     degenerate: str | None = None
     reason: str | None = None
     upgraded: Mapping[str, Any] | None = None
+    note: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def why(self) -> str | None:
+        """Why the formula shown is not the selection rule's plain choice, in words (or None)."""
+        if self.upgraded:
+            return str(self.upgraded.get("note") or "")
+        return self.note or self.degenerate
 
 
 @dataclass(frozen=True)
@@ -399,3 +406,29 @@ def _versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+GRADIENT_ARRAYS = ("x", "directions", "values", "x_holdout", "directions_holdout", "values_holdout")
+
+
+def read_gradient_arrays(file: Path, n_inputs: int) -> dict[str, np.ndarray]:
+    """The arrays of a run's gradients.npz (no pickles), checked for the arrays and shapes the
+    plots need; a damaged or foreign file raises one SymgradError."""
+    damaged = (f"{str(file)!r} is damaged or not a symgrad gradients file; rerun the job to write it again "
+               "(the formulas in result.json do not need it)")
+    try:
+        loaded = np.load(file, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # a single .npy array, not an archive of arrays
+            raise SymgradError(damaged)
+        with loaded as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        raise SymgradError(damaged) from None
+    if any(k not in arrays for k in GRADIENT_ARRAYS):
+        raise SymgradError(damaged)
+    for points, directions in (("x", "directions"), ("x_holdout", "directions_holdout")):
+        a, b = arrays[points], arrays[directions]
+        if a.ndim != 2 or a.shape != b.shape or (n_inputs and a.shape[1] != n_inputs) \
+                or not (np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating)):
+            raise SymgradError(damaged)
+    return arrays

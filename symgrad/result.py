@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -20,7 +19,7 @@ import numpy as np
 from .errors import SymgradError
 from .search.base import Entry, Front
 # the choice and the verdict live in symgrad.judging.verdict; their names stay importable from here
-from .record import Neuron, Record
+from .record import Neuron, Record, read_gradient_arrays
 
 
 # ----------------------------------------------------------------------------- the object
@@ -127,7 +126,7 @@ class Result:
         raise SymgradError(f"{which!r} is not a front entry; give an index, an Entry or None for the chosen one")
 
     def metrics(self, which: Entry | int | None = None) -> dict[str, Any]:
-        """Fidelity figures of an entry (default: the chosen one), see the README."""
+        """Fidelity figures of an entry (default: the chosen one), see docs/results.md."""
         return dict(self.entry(which).metrics)
 
     # -- exports (default: the chosen entry)
@@ -200,7 +199,7 @@ class Result:
         if self.artifacts.gradients:
             return dict(self.artifacts.gradients)
         if self.path is not None and (self.path / "gradients.npz").is_file():
-            return _read_gradients(self.path / "gradients.npz", len(self.features))
+            return read_gradient_arrays(self.path / "gradients.npz", len(self.features))
         raise SymgradError("this result has no gradient samples (its run directory lacks gradients.npz)")
 
     @property
@@ -273,6 +272,23 @@ class Result:
             raise SymgradError("this network was not trained by symgrad, so there are no training curves")
         return training_curves(history)
 
+    def tradeoff(self) -> list[dict[str, Any]]:
+        """Agreement with the network's decisions against size, as a table
+        (``symgrad.report.tradeoff.tradeoff_rows``: per size, the best agreement of the front
+        and of the companions' size paths within that size)."""
+        from .report.tradeoff import tradeoff_rows
+
+        return tradeoff_rows(self.record)
+
+    def plot_tradeoff(self):
+        """Agreement with the network against size, for the front and the companions' size paths."""
+        from .report.plots import tradeoff_plot
+        from .report.tradeoff import tradeoff_series
+
+        series = tradeoff_series(self.record)
+        agreement = None if self.best is None else self.best.metrics.get("boundary_agreement")
+        return tradeoff_plot(series, None if agreement is None else (self.best.complexity, float(agreement)))
+
     def figures(self) -> dict[str, Any]:
         """Every figure that applies, by title (the report's figures)."""
         return {title: draw() for title, draw in self._figure_makers().items()}
@@ -287,6 +303,8 @@ class Result:
         except SymgradError:
             return out
         out["Input relevance"] = self.plot_relevance
+        if self._neuron.decides and any("boundary_agreement" in e.metrics for e in self.front):
+            out["Agreement against size"] = self.plot_tradeoff
         if self.best is not None:
             out["Neuron vs formula"] = self.plot_values
             # a hidden unit decides nothing: its formula's level set is no decision boundary
@@ -382,37 +400,12 @@ class Result:
 # ----------------------------------------------------------------------------- run directories
 
 
-GRADIENT_ARRAYS = ("x", "directions", "values", "x_holdout", "directions_holdout", "values_holdout")
-
-
-def _read_gradients(file: Path, n_inputs: int) -> dict[str, np.ndarray]:
-    """The arrays of a run's gradients.npz (no pickles), checked for the arrays and shapes the
-    plots need; a damaged or foreign file raises one SymgradError."""
-    damaged = (f"{str(file)!r} is damaged or not a symgrad gradients file; rerun the job to write it again "
-               "(the formulas in result.json do not need it)")
-    try:
-        loaded = np.load(file, allow_pickle=False)
-        if not hasattr(loaded, "files"):  # a single .npy array, not an archive of arrays
-            raise SymgradError(damaged)
-        with loaded as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
-        raise SymgradError(damaged) from None
-    if any(k not in arrays for k in GRADIENT_ARRAYS):
-        raise SymgradError(damaged)
-    for points, directions in (("x", "directions"), ("x_holdout", "directions_holdout")):
-        a, b = arrays[points], arrays[directions]
-        if a.ndim != 2 or a.shape != b.shape or (n_inputs and a.shape[1] != n_inputs) \
-                or not (np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating)):
-            raise SymgradError(damaged)
-    return arrays
-
-
 def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, Any] | None = None) -> None:
     """result.json, the exports (front.csv, front.json, formula.tex, rule.py) and the report
     (with the result's figures and ``extra_figures``, e.g. the companions')."""
     from . import export
     from .report.page import write_report
+    from .report.summary import report_summary
     from .report.plots import cached_png, figure_to_png_bytes
     from .rundir import RESULT_FILE, write_json
 
@@ -437,33 +430,6 @@ def write_outputs(run_dir: Path, result: Result, *, extra_figures: Mapping[str, 
             figures[title] = figure_to_png_bytes(draw())  # rendered at once: no figure is kept open
     figures.update(extra_figures or {})
     write_report(run_dir, report_summary(record), figures)
-
-
-def report_summary(record: Record) -> dict[str, Any]:
-    """What ``symgrad.report.page.write_report`` shows, from a record."""
-    neuron = record.neuron or Neuron()
-    summary = {
-        "title": f"symgrad: {neuron.description}",
-        "features": list(record.features), "neuron": neuron.description,
-        "decides": bool(neuron.decides),
-        "front": [f.to_dict() for f in record.front or ()], "best": None if record.best is None else record.best.to_dict(),
-        "companions": record.companions,
-        "data": {} if record.data is None else record.data.to_dict(),
-        "model": {k: v for k, v in ({} if record.model is None else record.model.to_dict()).items() if k != "training"},
-        "timings": dict(record.timings or {}), "versions": dict(record.versions or {}),
-        "notes": [n for n in (record.statement, _truth_note(record)) if n],
-    }
-    if record.verdict is not None:
-        summary["verdict"] = record.verdict.to_dict()
-    return summary
-
-
-def _truth_note(record: Record) -> str | None:
-    truth = record.truth
-    if truth is None or truth.faithful_loss is None:
-        return None
-    return (f"Against the known concept {truth.formula}: faithful L {truth.faithful_loss:.3g} "
-            f"(near the true decision surface), exact L {truth.exact_loss:.3g} (whole domain).")
 
 
 def load_run(path: str | Path) -> Result:

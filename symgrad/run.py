@@ -138,7 +138,18 @@ def _write_log(error: Exception, run) -> Path:
     return log
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The command line's entry point (``python -m symgrad.run`` and the ``symgrad`` script)."""
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a late Ctrl-C must not print a traceback at exit
+    if code == EXIT_INTERRUPTED:
+        # everything is written and said; an interrupted JAX computation can crash the
+        # interpreter's teardown (a segmentation fault after the message), so skip it
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    console()

@@ -7,7 +7,7 @@ from symgrad.judging.assess import statement
 from symgrad.config import load_config
 from symgrad.neurons import NeuronSpec
 from symgrad.pipeline import interpret
-from symgrad.judging.verdict import CANNOT_JUDGE, FAITHFUL, NOT_FOUND, verdict
+from symgrad.judging.verdict import APPROXIMATE, CANNOT_JUDGE, FAITHFUL, NOT_FOUND, verdict
 from symgrad.search.base import Entry
 
 GOOD = {"loss": 0.005, "boundary_agreement": 0.99, "threshold": 1.0, "formula_min": 0.0, "formula_max": 3.0,
@@ -29,7 +29,10 @@ def test_guards_say_why_they_cannot_judge(change, words):
 
 
 def test_guards_leave_a_bad_fit_not_found():
-    assert verdict({**GOOD, "loss": 0.2}, [GOOD])[0] == NOT_FOUND
+    assert verdict({**GOOD, "loss": 0.2, "boundary_agreement": 0.9}, [GOOD])[0] == NOT_FOUND
+    # the decisions without the gradients are an approximation of the decisions only
+    kind, sentence = verdict({**GOOD, "loss": 0.2}, [GOOD])
+    assert kind == APPROXIMATE and "but not its gradient directions" in sentence
 
 
 def test_statement_names_the_neurons_class():

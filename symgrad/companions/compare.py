@@ -68,6 +68,19 @@ def run_companions(setting: bool | Sequence[str], evidence, train_x: np.ndarray,
             rows.append({"method": name, "agreement": None, "auc": None, "nodes": None, "size": None,
                          "rule": f"not available: {exc}", "details": {}})
         section["seconds"][name] = time.perf_counter() - t0
+    # agreement against size for the surrogates that ran (the report sets it beside the front's)
+    fitted = {"tree": "tree", "logistic": "logistic_l1"}
+    wanted = [fitted[n] for n in names if n in fitted and n not in section.get("errors", {})]
+    if wanted:
+        from .surrogates import size_paths
+
+        t0 = time.perf_counter()
+        try:
+            paths = size_paths(train_x, y_train, x_test, evidence.test_labels, seed=seed)
+            section["paths"] = {k: v for k, v in paths.items() if k in wanted}
+        except SymgradError as exc:
+            section.setdefault("errors", {})["paths"] = str(exc)
+        section["seconds"]["paths"] = time.perf_counter() - t0
     section["rows"] = rows
     return section, figures
 

@@ -158,3 +158,59 @@ def fit_logistic(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
                            f"{len(weights) + 1} parameters", rule,
                            {"weights": [float(w) for w in weights], "bias": bias})
 
+
+
+def _l1() -> dict[str, Any]:
+    """The L1 penalty as this scikit-learn spells it (1.8 moved it from ``penalty`` to ``l1_ratio``)."""
+    import sklearn
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    return {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
+
+
+# the sizes the size paths try: best-first trees of 2..64 leaves, L1 logistic regressions over
+# a grid of penalties (from one input to all of them)
+PATH_LEAVES = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+PATH_PENALTIES = tuple(float(c) for c in np.logspace(-3, 2, 16))
+
+
+def size_paths(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
+               seed: int = 0) -> dict[str, list[list[float]]]:
+    """Agreement with the network against size for the usual surrogates, to set beside the front.
+
+    Args:
+        x_train, y_train: (n, d) raw inputs and (n,) network labels to fit on.
+        x_test, y_test: held-out points and network labels that score each fit.
+        seed: random_state of every fit.
+
+    Returns:
+        {"tree": [[nodes, agreement], ...], "logistic_l1": [[nodes, agreement], ...]}: best-first
+        trees of ``PATH_LEAVES`` leaves, and L1-penalised logistic regressions (standardised
+        inputs) over ``PATH_PENALTIES``, sizes counted as expression-tree nodes like formulas.
+    """
+    from .collapse import linear_nodes
+
+    sklearn = _sklearn()
+    x_train, y_train = _check(x_train, y_train, "path training points")
+    x_test, y_test = _check(x_test, y_test, "path test points")
+    trees = []
+    for leaves in PATH_LEAVES:
+        tree = sklearn.tree.DecisionTreeClassifier(max_leaf_nodes=leaves, random_state=seed).fit(x_train, y_train)
+        trees.append([int(tree.tree_.node_count), float(np.mean(tree.predict(x_test) == y_test))])
+        if tree.get_n_leaves() < leaves:  # the tree stopped growing: larger ones are the same tree
+            break
+    logistic = []
+    if np.unique(y_train).shape[0] == 2:
+        mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        for penalty in PATH_PENALTIES:
+            model = sklearn.linear_model.LogisticRegression(C=penalty, solver="liblinear", max_iter=2000,
+                                                            random_state=seed, **_l1())
+            model.fit((x_train - mean) / scale, y_train)
+            weights = model.coef_[0] / scale
+            if not np.any(weights):
+                continue
+            bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / scale))
+            predicted = (x_test @ weights + bias > 0).astype(np.int32)
+            logistic.append([int(linear_nodes(weights, bias, significant=3)), float(np.mean(predicted == y_test))])
+    return {"tree": trees, "logistic_l1": logistic}

@@ -8,6 +8,8 @@ The verdict compares the chosen formula's held-out alignment loss near the decis
   ``FAITHFUL_MAX_LOSS``), and at least ``FAITHFUL_MIN_AGREEMENT`` of the network's decisions;
 * ``approximate``: not faithful, but L near the boundary at most ``APPROXIMATE_MAX_LOSS`` and at
   least ``APPROXIMATE_MIN_AGREEMENT`` of the decisions; the sentence gives L as a factor of the floor;
+  or, for a neuron that decides, at least ``FAITHFUL_MIN_AGREEMENT`` of its decisions whatever L:
+  then the sentence says that the formula reproduces the decisions but not the gradients;
 * ``not_found``: neither;
 * ``cannot_judge``: agreement cannot mean anything on these data (``cannot_judge`` says why).
 
@@ -42,8 +44,19 @@ APPROXIMATE_MIN_AGREEMENT = 0.9
 # each side of the network's decision needs this many test points for agreement to mean anything
 MIN_SIDE_POINTS = 10
 
+# Noisy gradients: a network floor this far above FLOOR_MIN (0.02, 10x) means L ranks formulas
+# poorly (breast cancer: floor 0.027, every formula L 0.2-0.6, and the lowest-L choice agreed with
+# the network on 95.6% where a linear formula reached 99%); the choice then follows the decisions.
+NOISY_FLOOR = 0.02
+# formulas within this much of the front's best agreement count as agreeing equally (one point:
+# about the sampling error of agreement on a hundred test points)
+AGREEMENT_SLACK = 0.01
+
 SELECTION_NOTE = ("a linear formula fits the held-out gradients within the auto backend's linear_factor of the "
                   "best one; it is reported instead")
+AGREEMENT_NOTE = ("the network's gradients are noisy (floor {floor:.3g} near its boundary, at least {noisy:g}), so "
+                  "the simplest formula within {slack:.0f} point of the front's best agreement with the network's "
+                  "decisions ({best:.1%}) is shown, with its rank fidelity and L as tie-breaks")
 UPGRADE_NOTE = ("the selection rule's choice is not faithful; the simplest faithful formula on the front is "
                 "reported instead")
 
@@ -101,6 +114,12 @@ def verdict(best_metrics: Mapping[str, Any], front: Sequence[Mapping[str, Any]],
                           f"{bound:.3g}){decisions}; equivalent up to a monotone transform.")
     close = loss is not None and loss <= APPROXIMATE_MAX_LOSS
     agrees = not decides or (agreement is not None and agreement >= APPROXIMATE_MIN_AGREEMENT)
+    if decides and not close and loss is not None and agreement is not None and agreement >= FAITHFUL_MIN_AGREEMENT:
+        # the decisions, not the gradients: a sparse stand-in on a network with rough gradients
+        return APPROXIMATE, (f"Approximate closed form of the decisions: the thresholded formula reproduces the "
+                             f"network's decisions on {agree_text} of held-out points, but not its gradient directions "
+                             f"({where} L = {loss_text}, {loss / base:.1f}x {floor_text}; faithful needs L <= "
+                             f"{bound:.3g}).")
     if close and agrees:
         decisions = f"; it reproduces the network's decisions on {agree_text} of held-out points" if decides else ""
         missing = "" if agreement_ok else f" and {100 * FAITHFUL_MIN_AGREEMENT:.0f}% agreement"
@@ -200,6 +219,12 @@ def conclude(front: Front, *, neuron: Neuron, floor: Floor | None = None, search
     region = {"hidden": "near the unit's zero level", "function": "on the held-out points"}.get(
         neuron.kind, "near the decision boundary")
     best, selection = choose(front, rule=rule, factor=factor, search_info=search_info)
+    if decides and floor_value(floor) >= NOISY_FLOOR:
+        by_agreement = choose_by_agreement(front)
+        if by_agreement is not None and by_agreement is not best:
+            best, best_agreement = by_agreement, max(_agreements(front).values())
+            selection = replace(selection, rule="agreement", note=AGREEMENT_NOTE.format(
+                floor=floor_value(floor), noisy=NOISY_FLOOR, slack=100 * AGREEMENT_SLACK, best=best_agreement))
     verdict_ = judge(best, front, decides=decides, floor=floor, region=region)
     if verdict_.kind in (APPROXIMATE, NOT_FOUND) and best is not None:
         faithful = [e for e in sorted(front, key=lambda e: (e.complexity, e.loss))
@@ -213,6 +238,33 @@ def conclude(front: Front, *, neuron: Neuron, floor: Floor | None = None, search
     return best, Conclusion(front=formulas, best=None if index is None else formulas[index], best_index=index,
                             selection=selection, statement=None if best is None else statement(best, neuron),
                             verdict=verdict_)
+
+
+def _agreements(front: Front) -> dict[int, float]:
+    """Index -> boundary agreement of every entry with a finite one."""
+    out = {}
+    for i, entry in enumerate(front.entries):
+        value = finite(entry.metrics.get("boundary_agreement"))
+        if value is not None:
+            out[i] = value
+    return out
+
+
+def choose_by_agreement(front: Front) -> Entry | None:
+    """The simplest entry within ``AGREEMENT_SLACK`` of the front's best boundary agreement; ties
+    go to the higher rank fidelity (|Spearman| of formula and neuron values), then the lower L
+    near the boundary. None when no entry has an agreement."""
+    agreements = _agreements(front)
+    if not agreements:
+        return None
+    best = max(agreements.values())
+    close = [front.entries[i] for i, a in agreements.items() if a >= best - AGREEMENT_SLACK - 1e-12]
+
+    def key(entry: Entry):
+        rank = finite(entry.metrics.get("spearman_abs"))
+        return (entry.complexity, -(rank if rank is not None else 0.0), _loss(entry.metrics) or math.inf)
+
+    return min(close, key=key)
 
 
 def _loss(metrics: Mapping[str, Any]) -> float | None:

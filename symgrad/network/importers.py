@@ -169,8 +169,10 @@ def from_arrays(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *, 
         outputs: (n, k) the original network's outputs at ``x``: logits, or with
             ``output="probabilities"`` sigmoid/softmax probabilities. One output is binary; k >= 3
             are class logits.
-        feature_names, class_names: names of the d inputs and of the classes.
-        mean, scale: (d,) standardisation applied before the first layer, if any.
+        feature_names: names of the d inputs.
+        class_names: names of the classes.
+        mean: (d,) mean subtracted before the first layer, if any.
+        scale: (d,) scale divided by before the first layer, if any.
     """
     if activation not in ARRAY_ACTIVATIONS:
         raise SymgradError(f"activation {activation!r} is not supported; supported are {sorted(ARRAY_ACTIVATIONS)}")

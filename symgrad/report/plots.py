@@ -275,6 +275,38 @@ def boundary_slices(predict_net: Callable[[np.ndarray], np.ndarray],
     return fig
 
 
+def tradeoff_plot(series: Mapping[str, Sequence[Sequence[float]]], chosen: tuple[float, float] | None = None
+                  ) -> InlineFigure:
+    """Agreement with the network's decisions against size, one line per family.
+
+    Args:
+        series: family name -> [(nodes, agreement), ...]; each is drawn as the best agreement
+            reached at or below each size (what the family can do within that size).
+        chosen: (nodes, agreement) of the chosen formula, circled.
+    """
+    fig = InlineFigure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    for name, points in series.items():
+        rows = sorted((float(n), float(a)) for n, a in points if n is not None and a is not None)
+        if not rows:
+            continue
+        nodes = np.array([r[0] for r in rows])
+        best = np.maximum.accumulate(np.array([r[1] for r in rows]))
+        ax.step(nodes, 100 * best, where="post", lw=1.5, label=name)
+        ax.scatter(nodes, 100 * np.array([r[1] for r in rows]), s=12)
+    if chosen is not None:
+        ax.scatter([chosen[0]], [100 * chosen[1]], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=4,
+                   label="chosen formula")
+    ax.set_xscale("log")
+    ax.set_xlabel("size (nodes of the expression or tree)")
+    ax.set_ylabel("agreement with the network (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("What each extra node buys")
+    fig.tight_layout()
+    return fig
+
+
 def relevance_plot(scores: Sequence[float], names: Sequence[str]) -> InlineFigure:
     """Horizontal bars of per-input relevance (mean |normalised gradient component|), largest on top."""
     scores = np.asarray(scores, dtype=np.float64).ravel()

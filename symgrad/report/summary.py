@@ -1,11 +1,13 @@
-"""The text summary printed at the end of a run: accuracy, chosen formula, the front."""
+"""What a run says in words: the text printed at the end of a run (accuracy, chosen formula, the
+front), and the summary the report is drawn from."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
-from ..record import Record
+from ..record import Neuron, Record
 
 
 def _g(value, spec: str = ".3g") -> str:
@@ -50,6 +52,9 @@ def summary_text(record: Record, path: Path) -> str:
         lines.append(f"best formula: {best.expression}   (complexity {best.complexity}, held-out L {_g(best.loss)})")
         if record.statement:
             lines.append(record.statement)
+        why = record.selection.why() if record.selection is not None else None
+        if why:
+            lines.append(f"why this formula: {why}")
         m = best.metrics
         if "boundary_agreement" in m:
             lines.append(f"thresholded formula vs the network's test labels: {_pct(m['boundary_agreement'])}% agreement "
@@ -70,3 +75,35 @@ def summary_text(record: Record, path: Path) -> str:
 
 def print_summary(record: Record, path: Path) -> None:
     print(summary_text(record, path))
+
+
+def report_summary(record: Record) -> dict[str, Any]:
+    """What ``symgrad.report.page.write_report`` shows, from a record."""
+    neuron = record.neuron or Neuron()
+    summary = {
+        "title": f"symgrad: {neuron.description}",
+        "features": list(record.features), "neuron": neuron.description,
+        "decides": bool(neuron.decides),
+        "front": [f.to_dict() for f in record.front or ()], "best": None if record.best is None else record.best.to_dict(),
+        "companions": record.companions,
+        "data": {} if record.data is None else record.data.to_dict(),
+        "model": {k: v for k, v in ({} if record.model is None else record.model.to_dict()).items() if k != "training"},
+        "timings": dict(record.timings or {}), "versions": dict(record.versions or {}),
+        "notes": [n for n in (record.statement, _selection_note(record), _truth_note(record)) if n],
+    }
+    if record.verdict is not None:
+        summary["verdict"] = record.verdict.to_dict()
+    return summary
+
+
+def _selection_note(record: Record) -> str | None:
+    why = record.selection.why() if record.selection is not None else None
+    return f"Why this formula: {why}." if why else None
+
+
+def _truth_note(record: Record) -> str | None:
+    truth = record.truth
+    if truth is None or truth.faithful_loss is None:
+        return None
+    return (f"Against the known concept {truth.formula}: faithful L {truth.faithful_loss:.3g} "
+            f"(near the true decision surface), exact L {truth.exact_loss:.3g} (whole domain).")

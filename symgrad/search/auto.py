@@ -13,6 +13,7 @@ from ..errors import SymgradError
 from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
 from .library.backend import LibraryBackend
+from .path import linear_path_front
 from .screening import relevance, screen_inputs
 from .select import select
 from .symmetry import KINDS, reduce_repeatedly, substitute_back
@@ -43,6 +44,10 @@ class AutoBackend:
        merged front is re-scored on the held-out points of the original problem.
     6. Degenerate case: if a linear formula in the screened inputs is within ``linear_factor``
        of the best held-out L, ``info["linear_concept"]`` of the result reports it.
+    7. The sparse linear path (``symgrad.search.path``) over all inputs, screening aside: one
+       linear formula per size, 1, 2, ... up to every input, kept on the front beside the rest
+       (source "path") so that a table decided by many weak inputs has its scorecard-like
+       formula at every size.
 
     Args:
         screen, screen_threshold, force_inputs: input screening.
@@ -74,6 +79,9 @@ class AutoBackend:
             GP result would have to reach 4e-4 to overrule it; 0 disables the shortcut).
         accept_factor: how much better the GP must be to overrule the library.
         linear_factor: tolerance of the degenerate-case check.
+        path: add the sparse linear path to the front.
+        path_max_inputs: the path runs over at most this many inputs (the most relevant); its
+            memory is a (d, d) matrix and its time grows as d^2 small eigenproblems.
         tolerance: held-out L factor allowed when snapping constants.
     """
 
@@ -88,9 +96,9 @@ class AutoBackend:
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
                  gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
                  time_limit: float = 170.0, accept_loss: float = 0.002, accept_factor: float = 5.0,
-                 linear_factor: float = 1.5,
+                 linear_factor: float = 1.5, path: bool = True, path_max_inputs: int = 200,
                  tolerance: float = 1.25) -> None:
-        for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp)):
+        for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp), ("path", path)):
             if not isinstance(value, bool):
                 raise SymgradError(f"search.options.{name}={value!r} is not allowed; use true or false")
         for name, value, low in (("screen_threshold", screen_threshold, 0), ("symmetry_threshold", symmetry_threshold, 0),
@@ -108,6 +116,10 @@ class AutoBackend:
         if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
             raise SymgradError(f"search.options.max_inputs={max_inputs!r} is not allowed; use a positive integer")
         self.max_inputs = max_inputs
+        if isinstance(path_max_inputs, bool) or not isinstance(path_max_inputs, int) or path_max_inputs < 1:
+            raise SymgradError(f"search.options.path_max_inputs={path_max_inputs!r} is not allowed; use a positive "
+                               "integer")
+        self.path, self.path_max_inputs = path, path_max_inputs
         if isinstance(symmetry_rounds, bool) or not isinstance(symmetry_rounds, int) or symmetry_rounds < 1:
             raise SymgradError(f"search.options.symmetry_rounds={symmetry_rounds!r} is not allowed; use a positive "
                                "integer (1: pairs only)")
@@ -161,6 +173,7 @@ class AutoBackend:
         info: dict[str, Any] = {}
         interrupted = False
         candidates: list[tuple[sp.Expr, str]] = []
+        path_entries: list[Entry] = []
         self._check_units(problem, info, say)
         try:
             sub = self._screen(problem, info, say)
@@ -176,6 +189,7 @@ class AutoBackend:
             if library_best is not None:
                 say(f"auto: library chose {library_best.expression} (held-out L {library_best.loss:.3g})")
             self._linear(sub, problem, info, candidates)
+            path_entries = self._path(problem, info, say)
 
             if self.gp and library_best is not None and library_best.loss <= self.accept_loss:
                 say(f"auto: the library's formula reaches L <= {self.accept_loss:g}; no GP needed")
@@ -186,6 +200,8 @@ class AutoBackend:
             interrupted = True
             say("auto: interrupted; returning the formulas found so far")
         front = self._final_front(candidates, problem, info, say)
+        if path_entries:
+            front = front.merge(Front(tuple(path_entries)))
         info["seconds"] = time.monotonic() - start
         return SearchResult(front, info, interrupted)
 
@@ -316,6 +332,20 @@ class AutoBackend:
             best = min(front, key=lambda e: e.loss)
             info["linear_candidate"] = best.expression
             candidates.append((best.sympy(problem.feature_names), "linear"))
+
+    def _path(self, problem: SearchProblem, info: dict, say: Progress) -> list[Entry]:
+        """The sparse linear path over the most relevant ``path_max_inputs`` inputs (all of them
+        unless there are more)."""
+        if not self.path or problem.n_features < 2:
+            return []
+        columns = list(range(problem.n_features))
+        if len(columns) > self.path_max_inputs:
+            ranking = np.argsort(-relevance(problem.directions), kind="stable")
+            columns = sorted(int(i) for i in ranking[:self.path_max_inputs])
+        entries = linear_path_front(problem, columns=columns)
+        info["path"] = [[e.complexity, e.loss] for e in entries]
+        say(f"auto: sparse linear path over {len(columns)} inputs, {len(entries)} sizes")
+        return entries
 
     def _final_front(self, candidates: list, problem: SearchProblem, info: dict, say: Progress) -> Front:
         entries: dict[str, Entry] = {}
