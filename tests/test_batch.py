@@ -16,6 +16,8 @@ from symgrad.expressions import gradient_function, parse_formula
 from symgrad.network.model import Classifier
 from symgrad.search.loss import alignment_loss
 
+pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
+
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_LAYER = ROOT / "experiments" / "hidden_layer.yaml"
 # tiny budgets: a short training and the library backend (no GP)

@@ -13,6 +13,8 @@ from symgrad.batch.driver import run_batch  # noqa: E402
 from symgrad.batch.grid import load_batch  # noqa: E402
 from symgrad.batch.summary import COLUMNS  # noqa: E402
 
+pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
+
 
 @pytest.fixture(scope="module")
 def companion_batch(tmp_path_factory):

@@ -9,6 +9,8 @@ from symgrad.batch.driver import run_batch  # noqa: E402
 from symgrad.batch.grid import load_batch  # noqa: E402
 from symgrad.errors import SymgradError  # noqa: E402
 
+pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
+
 
 def small_batch(tmp_path):
     config = {"data": {"concept": "A1", "n_samples": 1000}, "model": {"hidden": [6]}, "train": {"epochs": 3},

@@ -16,6 +16,8 @@ import yaml
 from symgrad.batch.driver import main, resume_finished, run_batch
 from symgrad.batch.grid import PLAN_FILE, batch_inputs, load_batch, planned_batch, write_plan
 
+pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
+
 # what a resume with nothing to do must not load (each costs seconds of start-up)
 HEAVY = ("jax", "jaxlib", "flax", "optax", "pyoperon", "matplotlib", "sympy")
 # runs a batch command in a fresh interpreter, then says which heavy packages it loaded

@@ -312,6 +312,7 @@ def test_a_network_too_big_for_memory_is_refused_before_allocating(tmp_path, cap
     assert code == 2 and len(lines) == 1 and "model.hidden [100000, 100000] gives 10,000,500,001 parameters" in err
 
 
+@pytest.mark.e2e
 def test_the_first_readme_command_is_short_and_shows_a_bar_on_a_terminal(tmp_path):
     import os
     import pty

@@ -16,6 +16,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
+pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
+
 REPO = Path(__file__).parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # what each notebook may write in the clone (relative to its root); everything else it keeps in temporary folders

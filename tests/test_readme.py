@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
+
 README = Path(__file__).parent.parent / "README.md"
 
 
