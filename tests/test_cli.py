@@ -341,3 +341,16 @@ def test_the_first_readme_command_is_short_and_shows_a_bar_on_a_terminal(tmp_pat
     assert logged.returncode == 0 and len(lines) <= 30, lines
     assert "━" not in logged.stderr and not re.search(r"epoch +\d+/\d+", logged.stderr)  # no line per epoch
     assert "best formula: x0**2 + 2*x1**2" in stdout and "best formula: x0**2 + 2*x1**2" in logged.stdout
+
+
+def test_ctrl_c_while_the_summary_prints_says_where_the_finished_run_is(tmp_path, capsys, monkeypatch):
+    import symgrad.report.summary
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(symgrad.report.summary, "print_summary", interrupted)
+    out = tmp_path / "run"
+    code, _, err = run_cli([A1, "--out", str(out), "--quiet", *sets(TINY)], capsys)
+    assert code == 130 and f"interrupted while printing the summary; the finished run is in {out}" in err
+    assert json.loads((out / "result.json").read_text())["status"] == "finished"

@@ -80,6 +80,13 @@ def put(key, value):
     (put("model", 3), "'model' section is of type int"),
     (put("floor", []), "'floor' section is of type list"),
     (put("statement", 7), "'statement' is not text"),
+    (put("versions", "3.11"), "'versions' section is of type str"),
+    (put("timings", [1.0]), "'timings' section is of type list"),
+    (put("gradients", 1), "'gradients' section is of type int"),
+    (put("search", "auto"), "'search' section is of type str"),
+    (put("selection", "knee"), "'selection' section is of type str"),
+    (put("truth", ["x0"]), "'truth' section is of type list"),
+    (put("companions", True), "'companions' section is of type bool"),
 ])
 def test_a_damaged_result_json_is_one_sentence(tmp_path, change, message):
     with pytest.raises(SymgradError, match="damaged|newer symgrad|not a symgrad result") as info:
