@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from symgrad.batch.driver import main, resume_finished, run_batch
-from symgrad.batch.grid import PLAN_FILE, batch_inputs, load_batch, planned_batch, write_plan
+from symgrad.batch.grid import load_batch
+from symgrad.batch.plan import PLAN_FILE, batch_inputs, planned_batch, write_plan
 
 pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
 

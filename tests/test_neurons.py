@@ -146,7 +146,7 @@ def test_a_neuron_spec_has_the_fields_of_the_config_section():
     # the config's neuron keys, the batch grid's and NeuronSpec's fields are one list
     import dataclasses
 
-    from symgrad.batch.grid import NEURON_KEYS
+    from symgrad.batch.items import NEURON_KEYS
     from symgrad.config import SCHEMA
 
     assert tuple(f.name for f in dataclasses.fields(NeuronSpec)) == tuple(SCHEMA["neuron"]) == NEURON_KEYS

@@ -25,7 +25,9 @@ from typing import Any, Callable
 
 # none of these loads JAX: the grid imports it when it expands a batch (load_batch)
 from .execution import EXECUTORS, check_options, describe_runner, make_runner
-from .grid import Batch, Item, batch_name, load_batch, planned_batch, write_plan
+from .grid import load_batch
+from .items import Batch, Item
+from .plan import batch_name, planned_batch, write_plan
 from .summary import counts, error_log, item_finished, load_state, network_dir, run_dir, write_summary
 from .work import network_ready, run_item, train_network
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_FINISHED, EXIT_INTERRUPTED, SymgradError

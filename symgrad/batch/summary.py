@@ -22,7 +22,7 @@ from ..record import Record
 from ..rundir import RESULT_FILE, write_text
 
 if TYPE_CHECKING:
-    from .grid import Batch, Item
+    from .items import Batch, Item
 
 COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
            "verdict", "seconds", "run_dir", "error", "network", "test_accuracy", "points", "n_points",
