@@ -116,3 +116,21 @@ def test_the_tradeoff_table_and_figure(weak_table_run):
     figure = weak_table_run.plot_tradeoff()
     assert figure.axes[0].get_xscale() == "log"
     assert (weak_table_run.path / "report_figures").is_dir()
+
+
+def test_the_additive_path_finds_shapes_where_they_pay():
+    from symgrad.search.path import additive_path_front
+
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.5, 5.0, size=(1000, 8))
+    gradient = np.zeros_like(x)
+    gradient[:, 0], gradient[:, 1], gradient[:, 2] = 1 / x[:, 0], 0.5, 0.1 * x[:, 2]  # log(x0) + x1/2 + x2**2/20
+    directions = gradient + 0.02 * rng.normal(size=x.shape)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    names = tuple(f"x{i}" for i in range(8))
+    problem = SearchProblem(x, directions, x, directions, names).in_spread_units(np.std(x, axis=0))
+    entries = additive_path_front(problem)
+    best = min(entries, key=lambda e: e.loss)
+    assert "log(x0)" in best.expression and "x2**2" in best.expression and best.loss < 0.01
+    linear = min(linear_path_front(problem), key=lambda e: e.loss)
+    assert best.loss < 0.5 * linear.loss

@@ -13,7 +13,7 @@ from ..errors import SymgradError
 from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
 from .library.backend import LibraryBackend
-from .path import linear_path_front
+from .path import additive_path_front, linear_path_front
 from .screening import relevance, screen_inputs
 from .select import select
 from .symmetry import KINDS, reduce_repeatedly, substitute_back
@@ -47,7 +47,8 @@ class AutoBackend:
     7. The sparse linear path (``symgrad.search.path``) over all inputs, screening aside: one
        linear formula per size, 1, 2, ... up to every input, kept on the front beside the rest
        (source "path") so that a table decided by many weak inputs has its scorecard-like
-       formula at every size.
+       formula at every size; and the additive path (inputs through log, square, reciprocal or
+       square root where that aligns better), whose formulas are candidates like the library's.
 
     Args:
         screen, screen_threshold, force_inputs: input screening.
@@ -189,7 +190,7 @@ class AutoBackend:
             if library_best is not None:
                 say(f"auto: library chose {library_best.expression} (held-out L {library_best.loss:.3g})")
             self._linear(sub, problem, info, candidates)
-            path_entries = self._path(problem, info, say)
+            path_entries = self._path(problem, info, say, candidates)
 
             if self.gp and library_best is not None and library_best.loss <= self.accept_loss:
                 say(f"auto: the library's formula reaches L <= {self.accept_loss:g}; no GP needed")
@@ -333,9 +334,10 @@ class AutoBackend:
             info["linear_candidate"] = best.expression
             candidates.append((best.sympy(problem.feature_names), "linear"))
 
-    def _path(self, problem: SearchProblem, info: dict, say: Progress) -> list[Entry]:
+    def _path(self, problem: SearchProblem, info: dict, say: Progress, candidates: list) -> list[Entry]:
         """The sparse linear path over the most relevant ``path_max_inputs`` inputs (all of them
-        unless there are more)."""
+        unless there are more), returned to stay on the front; the additive path's formulas join
+        ``candidates`` (canonical forms and the Pareto filter, like the library's)."""
         if not self.path or problem.n_features < 2:
             return []
         columns = list(range(problem.n_features))
@@ -344,6 +346,7 @@ class AutoBackend:
             columns = sorted(int(i) for i in ranking[:self.path_max_inputs])
         entries = linear_path_front(problem, columns=columns)
         info["path"] = [[e.complexity, e.loss] for e in entries]
+        candidates += [(e.sympy(problem.feature_names), "path") for e in additive_path_front(problem, columns=columns)]
         say(f"auto: sparse linear path over {len(columns)} inputs, {len(entries)} sizes")
         return entries
 
