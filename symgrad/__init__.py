@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "CONCEPTS": ".data", "Dataset": ".data", "load_csv": ".data", "make_concept_dataset": ".data",
     "split_dataset": ".data",
     "SymgradError": ".errors",
-    "explain": ".explain",
+    "explain": ".explain", "explore_batch": ".batch.explorer",
     "Result": ".result", "load_run": ".result",
     "from_arrays": ".network.importers", "from_function": ".neurons", "from_sklearn": ".network.importers",
     "from_torch": ".network.importers",
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .data import make_concept_dataset as make_concept_dataset, split_dataset as split_dataset
     from .errors import SymgradError as SymgradError
     from .explain import explain as explain
+    from .batch.explorer import explore_batch as explore_batch
     from .network.importers import from_arrays as from_arrays
     from .neurons import from_function as from_function
     from .network.importers import from_sklearn as from_sklearn, from_torch as from_torch

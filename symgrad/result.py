@@ -272,6 +272,14 @@ class Result:
             raise SymgradError("this network was not trained by symgrad, so there are no training curves")
         return training_curves(history)
 
+    def explore(self, **kwargs):
+        """An interactive explorer in Jupyter (ipywidgets): the front, any input pair's decision slice
+        with the other inputs on sliders, disagreements and exports; ``symgrad.explore.explore``
+        gives the arguments. Where ipywidgets is missing it shows the static figures and says so."""
+        from .explore.widgets import explore
+
+        return explore(self, **kwargs)
+
     def tradeoff(self) -> list[dict[str, Any]]:
         """Agreement with the network's decisions against size, as a table
         (``symgrad.report.tradeoff.tradeoff_rows``: per size, the best agreement of the front

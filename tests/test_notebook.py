@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e  # end-to-end: CI runs it; skip with -m "not e2e"
 REPO = Path(__file__).parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # what each notebook may write in the clone (relative to its root); everything else it keeps in temporary folders
-OUTPUTS = {"explore_run": {"runs/A1-notebook"}}
+OUTPUTS = {"explore_run": {"runs/A1-notebook", "runs/seed15-notebook"}}
 
 
 def clone_layout(root: Path, notebook: Path) -> Path:
@@ -84,24 +84,36 @@ def test_notebook_runs_first_in_a_fresh_clone_and_plots_show(path, tmp_path, ker
         assert (root / out).exists(), f"{path.name} did not make {out}"
 
 
-@pytest.fixture(scope="module")
-def a1_run(tmp_path_factory):
-    """A small finished run standing where explore_run looks (a smaller network than the one it makes)."""
+def small_run(out, config_file, overrides):
     from symgrad.config import load_config
     from symgrad.pipeline import interpret
 
-    config = load_config(None, ["data.concept=A1", "data.n_samples=2000", "train.epochs=10", "model.hidden=[12, 12]",
-                                "search.backend=library", "progress=false"])
-    return interpret(config, out=tmp_path_factory.mktemp("nb") / "run", progress=None).path
+    config = load_config(config_file, overrides + ["search.backend=library", "progress=false"])
+    return interpret(config, out=out, progress=None).path
 
 
-def test_explore_run_uses_an_existing_run_and_leaves_it_alone(a1_run, tmp_path, kernel_env):
-    """The cell that makes the run is skipped when the run exists (a second opening, or the full run
-    made by the command in its introduction): the notebook explores that run and changes no file."""
+@pytest.fixture(scope="module")
+def a1_run(tmp_path_factory):
+    """A small finished run standing where explore_run looks (a smaller network than the one it makes)."""
+    return small_run(tmp_path_factory.mktemp("nb") / "run", None,
+                     ["data.concept=A1", "data.n_samples=2000", "train.epochs=10", "model.hidden=[12, 12]"])
+
+
+@pytest.fixture(scope="module")
+def seed15_run(tmp_path_factory):
+    """A small finished run of the 15-input network explore_run explores interactively."""
+    return small_run(tmp_path_factory.mktemp("nb") / "run15", REPO / "experiments" / "seed15.yaml",
+                     ["data.n_samples=2000", "train.epochs=10"])
+
+
+def test_explore_run_uses_an_existing_run_and_leaves_it_alone(a1_run, seed15_run, tmp_path, kernel_env):
+    """The cells that make the runs are skipped when the runs exist (a second opening, or the full run
+    made by the command in its introduction): the notebook explores those runs and changes no file."""
     root = tmp_path / "clone"
     copy = clone_layout(root, REPO / "notebooks" / "explore_run.ipynb")
     run = root / "runs" / "A1-notebook"
     shutil.copytree(a1_run, run)
+    shutil.copytree(seed15_run, root / "runs" / "seed15-notebook")
     before = {f: (root / f).read_bytes() for f in files_under(root)}
     notebook = execute(copy)
 
@@ -109,3 +121,14 @@ def test_explore_run_uses_an_existing_run_and_leaves_it_alone(a1_run, tmp_path, 
     shown = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     record = json.loads((run / "result.json").read_text())
     assert record["verdict"]["sentence"] in shown   # the run's own verdict, printed by the notebook
+    record15 = json.loads((root / "runs" / "seed15-notebook" / "result.json").read_text())
+    assert record15["statement"] in shown   # the explorer opens on the run's chosen formula
+    widgets = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) == 1 or not has_ipywidgets(), "the explorer did not show as a widget"
+
+
+def has_ipywidgets() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None

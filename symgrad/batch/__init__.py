@@ -3,7 +3,8 @@
 driver (the command and the loop), items (networks and items), grid (batch files expanded into
 items), plan (plan.json, for a resume without JAX), execution
 (this process, local workers or Dask), work (what a worker does), summary (the batch folder, its
-state and summaries). Nothing here imports JAX until an item needs it.
+state and summaries), explorer (a batch folder's items in Jupyter). Nothing here imports JAX until an
+item needs it.
 """
 
 from .driver import BatchOutcome as BatchOutcome, main as main, run_batch as run_batch
