@@ -8,7 +8,6 @@ and nowhere else.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,7 +233,6 @@ class Result:
     def plot_relevance(self):
         """Per-input relevance: mean |normalised gradient component| on the held-out points."""
         from .report.plots import relevance_plot
-        from .search.screening import relevance
 
         return relevance_plot(self._relevance(self.gradients()), self.features)
 
@@ -273,17 +271,15 @@ class Result:
         return training_curves(history)
 
     def explore(self, **kwargs):
-        """An interactive explorer in Jupyter (ipywidgets): the front, any input pair's decision slice
-        with the other inputs on sliders, disagreements and exports; ``symgrad.explore.explore``
-        gives the arguments. Where ipywidgets is missing it shows the static figures and says so."""
+        """An interactive explorer in Jupyter (ipywidgets; ``symgrad.explore.explore`` gives the
+        arguments); where ipywidgets is missing it shows the static figures and says so."""
         from .explore.widgets import explore
 
         return explore(self, **kwargs)
 
     def tradeoff(self) -> list[dict[str, Any]]:
-        """Agreement with the network's decisions against size, as a table
-        (``symgrad.report.tradeoff.tradeoff_rows``: per size, the best agreement of the front
-        and of the companions' size paths within that size)."""
+        """Agreement with the network's decisions against size, per size, for the front and the
+        companions' size paths (``symgrad.report.tradeoff.tradeoff_rows``)."""
         from .report.tradeoff import tradeoff_rows
 
         return tradeoff_rows(self.record)
@@ -391,18 +387,9 @@ class Result:
                 f"front of {len(self.front)}{where})")
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        parts = [f"<p><b>symgrad result</b>: {esc(self._neuron.description)}"
-                 + (f" &mdash; <code>{esc(str(self.path))}</code>" if self.path is not None else "") + "</p>"]
-        verdict = self.record.verdict
-        if verdict is not None:
-            colour = {"faithful": "#dff5e1", "not_found": "#fde8e8"}.get(verdict.kind, "#fff4d6")
-            parts.append(f'<p style="background:{colour};padding:6px"><b>Verdict:</b> '
-                         f"{esc(verdict.sentence)}</p>")
-        if self.statement:
-            parts.append(f"<p>{esc(self.statement)}</p>")
-        parts.append(self.front._repr_html_(chosen=self.best))
-        return "\n".join(parts)
+        from .report.summary import result_html
+
+        return result_html(self.record, self.front._repr_html_(chosen=self.best), self.path)
 
 
 # ----------------------------------------------------------------------------- run directories

@@ -3,6 +3,7 @@ front), and the summary the report is drawn from."""
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,19 @@ def _truth_note(record: Record) -> str | None:
         return None
     return (f"Against the known concept {truth.formula}: faithful L {truth.faithful_loss:.3g} "
             f"(near the true decision surface), exact L {truth.exact_loss:.3g} (whole domain).")
+
+
+def result_html(record: Record, front_table: str, path: Path | None) -> str:
+    """A result in a notebook: the neuron, the verdict on a coloured band, the statement and the
+    front's table (``front_table``, already HTML)."""
+    esc = html.escape
+    neuron = record.neuron or Neuron()
+    parts = [f"<p><b>symgrad result</b>: {esc(neuron.description)}"
+             + (f" &mdash; <code>{esc(str(path))}</code>" if path is not None else "") + "</p>"]
+    if record.verdict is not None:
+        colour = {"faithful": "#dff5e1", "not_found": "#fde8e8"}.get(record.verdict.kind, "#fff4d6")
+        parts.append(f'<p style="background:{colour};padding:6px"><b>Verdict:</b> {esc(record.verdict.sentence)}</p>')
+    if record.statement:
+        parts.append(f"<p>{esc(record.statement)}</p>")
+    parts.append(front_table)
+    return "\n".join(parts)
