@@ -19,6 +19,7 @@ from .errors import SymgradError
 from .search.base import Entry, Front
 # the choice and the verdict live in symgrad.judging.verdict; their names stay importable from here
 from .record import Neuron, Record, read_gradient_arrays
+from .report.tradeoff import has_tradeoff, tradeoff_rows, tradeoff_series
 
 
 # ----------------------------------------------------------------------------- the object
@@ -280,14 +281,11 @@ class Result:
     def tradeoff(self) -> list[dict[str, Any]]:
         """Agreement with the network's decisions against size, per size, for the front and the
         companions' size paths (``symgrad.report.tradeoff.tradeoff_rows``)."""
-        from .report.tradeoff import tradeoff_rows
-
         return tradeoff_rows(self.record)
 
     def plot_tradeoff(self):
         """Agreement with the network against size, for the front and the companions' size paths."""
         from .report.plots import tradeoff_plot
-        from .report.tradeoff import tradeoff_series
 
         series = tradeoff_series(self.record)
         agreement = None if self.best is None else self.best.metrics.get("boundary_agreement")
@@ -307,7 +305,7 @@ class Result:
         except SymgradError:
             return out
         out["Input relevance"] = self.plot_relevance
-        if self._neuron.decides and any("boundary_agreement" in e.metrics for e in self.front):
+        if has_tradeoff(self.record):
             out["Agreement against size"] = self.plot_tradeoff
         if self.best is not None:
             out["Neuron vs formula"] = self.plot_values

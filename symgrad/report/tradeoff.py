@@ -31,6 +31,15 @@ def tradeoff_series(record: Record) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
+def has_tradeoff(record: Record) -> bool:
+    """Whether ``tradeoff_series`` has something to show: a neuron that decides, scored formulas."""
+    try:
+        tradeoff_series(record)
+    except SymgradError:
+        return False
+    return True
+
+
 def tradeoff_rows(record: Record) -> list[dict[str, Any]]:
     """For every size on the front or a companion's path, the best agreement each family reaches
     within that size.

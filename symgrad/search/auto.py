@@ -13,7 +13,8 @@ from ..errors import SymgradError
 from .base import Entry, Front, Progress, SearchProblem, SearchResult
 from .canonical import canonicalize
 from .library.backend import LibraryBackend
-from .path import additive_path_front, linear_path_front
+from .loss import unit_rows
+from .path import SMALL, additive_path_front, forward_path, linear_path_front
 from .screening import relevance, screen_inputs
 from .select import select
 from .symmetry import KINDS, reduce_repeatedly, substitute_back
@@ -344,9 +345,11 @@ class AutoBackend:
         if len(columns) > self.path_max_inputs:
             ranking = np.argsort(-relevance(problem.directions), kind="stable")
             columns = sorted(int(i) for i in ranking[:self.path_max_inputs])
-        entries = linear_path_front(problem, columns=columns)
+        path = forward_path(unit_rows(problem.directions[:, columns]))  # one selection serves both paths
+        entries = linear_path_front(problem, columns=columns, path=path)
         info["path"] = [[e.complexity, e.loss] for e in entries]
-        candidates += [(e.sympy(problem.feature_names), "path") for e in additive_path_front(problem, columns=columns)]
+        candidates += [(e.sympy(problem.feature_names), "path")
+                       for e in additive_path_front(problem, columns=columns, path=path[:SMALL])]
         say(f"auto: sparse linear path over {len(columns)} inputs, {len(entries)} sizes")
         return entries
 

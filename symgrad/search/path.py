@@ -122,7 +122,7 @@ def linear_formula(support: Sequence[int], weights: np.ndarray, problem: SearchP
 
 
 def linear_path_front(problem: SearchProblem, *, columns: Sequence[int] | None = None,
-                      max_size: int | None = None) -> list[Entry]:
+                      max_size: int | None = None, path: list | None = None) -> list[Entry]:
     """One linear formula per size of ``path_sizes``, scored on all of the problem's inputs
     (source "path"). A linear formula's gradient is constant, so its L needs no symbolic derivative.
 
@@ -130,53 +130,67 @@ def linear_path_front(problem: SearchProblem, *, columns: Sequence[int] | None =
         problem: the search problem, in spread units.
         columns: the inputs the path may use (default: all).
         max_size: the largest support (default: all of ``columns``).
+        path: ``forward_path`` over ``columns``, if already computed.
     """
-    columns = list(range(problem.n_features)) if columns is None else list(columns)
-    directions = unit_rows(problem.directions[:, columns])
-    path = forward_path(directions, max_size=max_size)
+    columns, path = _columns_and_path(problem, columns, max_size, path)
     entries = []
     for size in path_sizes(len(path)):
         support, weights = path[size - 1]
         expr = linear_formula([columns[j] for j in support], weights, problem)
-        gradient = np.zeros(problem.n_features)
-        for symbol, coefficient in expr.as_coefficients_dict().items():
-            # the coefficient as printed: the expression string is what a reader (and a reload) sees
-            gradient[problem.feature_names.index(str(symbol))] = float(str(coefficient))
-        scaled = gradient * problem.spread  # the constant gradient in spread units
-
-        def loss(targets: np.ndarray) -> float:
-            return alignment_loss(np.broadcast_to(scaled, targets.shape), targets, oriented=problem.oriented)
-
-        entries.append(Entry(str(expr), complexity(expr), loss(problem.directions_holdout), loss(problem.directions),
-                             "path"))
+        holdout, train = _linear_losses(expr, problem)
+        entries.append(Entry(str(expr), complexity(expr), holdout, train, "path"))
     return entries
 
 
+def _columns_and_path(problem: SearchProblem, columns: Sequence[int] | None, max_size: int | None,
+                      path: list | None) -> tuple[list[int], list]:
+    columns = list(range(problem.n_features)) if columns is None else list(columns)
+    if path is None:
+        path = forward_path(unit_rows(problem.directions[:, columns]), max_size=max_size)
+    return columns, path if max_size is None else path[:max_size]
+
+
+def _linear_losses(expr: sp.Expr, problem: SearchProblem) -> tuple[float, float]:
+    """(held-out L, search L) of a linear formula, from its constant gradient."""
+    gradient = np.zeros(problem.n_features)
+    for symbol, coefficient in expr.as_coefficients_dict().items():
+        # the coefficient as printed: the expression string is what a reader (and a reload) sees
+        gradient[problem.feature_names.index(str(symbol))] = float(str(coefficient))
+    scaled = gradient * problem.spread  # the constant gradient in spread units
+
+    def loss(targets: np.ndarray) -> float:
+        return alignment_loss(np.broadcast_to(scaled, targets.shape), targets, oriented=problem.oriented)
+
+    return loss(problem.directions_holdout), loss(problem.directions)
+
+
 def additive_path_front(problem: SearchProblem, *, columns: Sequence[int] | None = None,
-                        max_size: int = SMALL) -> list[Entry]:
+                        max_size: int = SMALL, path: list | None = None) -> list[Entry]:
     """For the path's supports of up to ``max_size`` inputs, the additive formula
     sum_j c_j f_j(x_j) whose shapes beat the linear one (source "path"); supports where every
-    input stays linear give nothing new and are left out."""
-    columns = list(range(problem.n_features)) if columns is None else list(columns)
-    path = forward_path(unit_rows(problem.directions[:, columns]), max_size=max_size)
+    input stays linear give nothing new and are left out. ``path``: ``forward_path`` over
+    ``columns``, if already computed."""
+    columns, path = _columns_and_path(problem, columns, max_size, path)
     points = np.concatenate([problem.x, problem.x_holdout])
     allowed = {j: ["linear"] + [name for name, (_, _, ok) in SHAPES.items() if ok(points[:, j])] for j in columns}
     entries = []
     for support_local, _ in path:
         support = [columns[j] for j in support_local]
         shapes = ["linear"] * len(support)
-        best = _shape_objective(problem, support, shapes)
+        linear_objective, linear_weights = _shape_eigen(problem, support, shapes)
+        best, weights = linear_objective, linear_weights
         for position, j in enumerate(support):
             for shape in allowed[j][1:]:
                 trial = shapes[:position] + [shape] + shapes[position + 1:]
-                value = _shape_objective(problem, support, trial)
+                value, trial_weights = _shape_eigen(problem, support, trial)
                 # a shape must buy alignment, not reweight the points of an input that is linear
                 if value > best + SHAPE_GAIN * (1.0 - best):
-                    best, shapes = value, trial
+                    best, shapes, weights = value, trial, trial_weights
         if all(shape == "linear" for shape in shapes):
             continue
-        expr = _additive_formula(problem, support, shapes)
-        linear = problem.loss(_additive_formula(problem, support, ["linear"] * len(support)))
+        expr = _additive_formula(problem, support, shapes, weights)
+        linear = _linear_losses(_additive_formula(problem, support, ["linear"] * len(support), linear_weights),
+                                problem)[0]
         try:
             entry = Entry.from_expr(expr, problem, source="path", train_loss=problem.loss(expr, holdout=False))
         except Exception:  # noqa: BLE001 - a shape undefined on some held-out point: no candidate
@@ -206,13 +220,10 @@ def _shape_eigen(problem: SearchProblem, support: Sequence[int], shapes: Sequenc
     return float(values[-1]), vectors[:, -1]
 
 
-def _shape_objective(problem: SearchProblem, support: Sequence[int], shapes: Sequence[str]) -> float:
-    return _shape_eigen(problem, support, shapes)[0]
-
-
-def _additive_formula(problem: SearchProblem, support: Sequence[int], shapes: Sequence[str]) -> sp.Expr:
-    """sum_j c_j f_j(x_j) in the user's units, the largest term's typical gradient scaled to 1."""
-    _, c = _shape_eigen(problem, support, shapes)
+def _additive_formula(problem: SearchProblem, support: Sequence[int], shapes: Sequence[str],
+                      c: np.ndarray) -> sp.Expr:
+    """sum_j c_j f_j(x_j) in the user's units for the eigenvector ``c`` of ``_shape_eigen``, the
+    largest term's typical gradient scaled to 1."""
     g = _shape_gradients(problem, support, shapes, problem.x)
     size = np.sqrt(np.mean(g ** 2, axis=0)) * np.abs(c)
     c = c / (float(size.max()) or 1.0)
