@@ -1,5 +1,6 @@
-"""The items of a batch folder: ``BatchExplorer`` reads its summary.csv and opens each finished item's
-``Explorer``; ``BatchWidget`` and ``explore_batch`` show the items table with a chooser below it."""
+"""The items of a batch folder: ``BatchExplorer`` reads its summary.csv, lists the families of
+formulas across seeds and opens each finished item's ``Explorer``; ``BatchWidget`` and
+``explore_batch`` show the items table with a chooser below it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..errors import SymgradError
 from ..explore.state import Explorer
 from ..explore.tables import VERDICT_COLOURS, short
 from ..explore.widgets import FRONTEND_NOTE, STATIC_NOTE, ExplorerWidget, ipywidgets_module
+from .families import Family, families_from_rows
 
 
 class BatchExplorer:
@@ -34,6 +36,13 @@ class BatchExplorer:
         """The items that finished, in the summary's order."""
         return [row["item"] for row in self.rows if row.get("status") == "finished"]
 
+    @property
+    def families(self) -> list[Family]:
+        """The families of formulas across seeds, as summary.csv lists them: per config and neuron,
+        the seeds whose chosen formulas draw the same decision boundary, and their share of the seeds
+        (``symgrad.batch.families``); empty for a summary written before families existed."""
+        return families_from_rows(self.rows)
+
     def result(self, item: str):
         """The item's run (``symgrad.load_run``)."""
         from ..result import load_run
@@ -48,14 +57,22 @@ class BatchExplorer:
 
     def _repr_html_(self) -> str:
         e = html.escape
-        head = "".join(f"<th>{h}</th>" for h in ("item", "network", "neuron", "formula", "agreement", "verdict"))
+        columns = ("item", "network", "neuron", "formula", "agreement", "verdict", "family")
+        head = "".join(f"<th>{h}</th>" for h in columns)
         body = "".join(f'<tr style="background:{VERDICT_COLOURS.get(r.get("verdict", ""), "#fff")}">'
                        + "".join(f"<td>{c}</td>" for c in (e(r["item"]), e(r.get("network", "")), e(r.get("neuron", "")),
                                                            f"<code>{e(short(r.get('expression', ''), 80))}</code>",
                                                            e(str(r.get("boundary_agreement", ""))),
-                                                           e(r.get("verdict") or r.get("status", ""))))
+                                                           e(r.get("verdict") or r.get("status", "")),
+                                                           e(_family_cell(r))))
                        + "</tr>" for r in self.rows)
         return f'<table style="font-size:12px"><tr>{head}</tr>{body}</table>'
+
+
+def _family_cell(row: dict[str, str]) -> str:
+    """"1 (share 1.0)" for an item in a family, else ""."""
+    family = row.get("family") or ""
+    return f"{family} (share {row.get('family_share', '')})" if family else ""
 
 
 class BatchWidget:

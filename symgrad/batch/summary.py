@@ -2,7 +2,8 @@
 directories, each rewritten atomically so that an interrupted batch always leaves a valid summary.
 
 It reads the runs' JSON files with the standard library: a resume with nothing to do rewrites the
-summary without JAX, sympy or matplotlib."""
+summary without JAX, sympy or matplotlib. The families of formulas across seeds (``families``)
+are read from the batch folder's families.json while the runs' formulas stay the same."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .families import MIN_AGREEMENT, MIN_OWN_AGREEMENT, Family, batch_families, batch_groups, item_families
 from .work import NETWORK_FILE
 from ..companions.table import companion_table
 from ..config import dump
+from ..errors import SymgradError
 from ..record import Record
 from ..rundir import RESULT_FILE, write_text
 
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("item", "config", "seed", "neuron", "status", "expression", "complexity", "loss", "boundary_agreement",
            "verdict", "seconds", "run_dir", "error", "network", "test_accuracy", "points", "n_points",
-           "faithful_loss", "recovered")
+           "faithful_loss", "recovered", "family", "family_share")
 # a batch whose configs set ``companions`` gets, per companion, these columns beside the formula's
 # boundary_agreement and complexity: fidelity to the network on the held-out test points and size
 # in nodes. "tree_small" is the tree limited to the formula's own node count.
@@ -165,10 +168,25 @@ def write_summary(batch: Batch, batch_dir: Path, state: dict[str, dict[str, Any]
     """Rewrite state.json, summary.csv, summary.md and summary.html (each atomically)."""
     save_state(batch_dir, state)
     table = rows(batch, batch_dir, state)
+    families = _families(batch, batch_dir, table)
     write_text(batch_dir / "summary.csv", _csv(table, COLUMNS + companion_columns(batch)))
-    write_text(batch_dir / "summary.md", _markdown(batch, table, executor))
-    write_text(batch_dir / "summary.html", _html(batch, batch_dir, table, executor))
+    write_text(batch_dir / "summary.md", _markdown(batch, table, executor, families))
+    write_text(batch_dir / "summary.html", _html(batch, batch_dir, table, executor, families))
     return table
+
+
+def _families(batch: Batch, batch_dir: Path, table: list[dict[str, Any]]) -> list[Family]:
+    """The families across seeds, written into the rows' ``family`` and ``family_share``."""
+    try:
+        families = batch_families(batch, batch_dir, [r["item"] for r in table if r["status"] == "finished"])
+    except (OSError, SymgradError):  # the summary is always written; families.json may be rewritten next time
+        return []
+    by_item = item_families(families)
+    for r in table:
+        if r["item"] in by_item:
+            index, share = by_item[r["item"]]
+            r.update(family=index, family_share=round(share, 4))
+    return families
 
 
 def _csv(table: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
@@ -207,11 +225,17 @@ def _per_config(table: list[dict[str, Any]]) -> list[tuple[str, int, int, int, s
     return out
 
 
-def _markdown(batch: Batch, table: list[dict[str, Any]], executor: str) -> str:
+def _markdown(batch: Batch, table: list[dict[str, Any]], executor: str, families: list[Family]) -> str:
     lines = [f"# Batch {batch.name}", "", *_headline(batch, table, executor), ""]
     if len({r["config"] for r in table}) > 1:
         lines += ["| config | items | finished | faithful | recovered | seconds |", "|---|---|---|---|---|---|"]
         lines += [f"| {c} | {n} | {f} | {fa} | {rec} | {s:.0f} |" for c, n, f, fa, rec, s in _per_config(table)]
+        lines.append("")
+    stability = _stability(batch, table, families)
+    if stability:
+        lines += ["## Stability across seeds", "", _stability_line(stability), "", _STABILITY_NOTE, "",
+                  "| config | neuron | family | seeds | share | formulas |", "|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(row[:5]) + " | " + row[5].replace("|", "/") + " |" for row in stability]
         lines.append("")
     lines += ["| item | neuron | status | formula | complexity | L | agreement | verdict | seconds |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -249,6 +273,55 @@ def _companion_cells(batch: Batch, table: list[dict[str, Any]]) -> tuple[list[st
     return ["formula"] + [_GROUP_TITLES[g] for g in groups], cells
 
 
+_STABILITY_NOTE = ("A family holds the seeds whose chosen formulas draw the same decision boundary on the runs' "
+                   "pooled test points (not the same string): each formula, at its best level, reproduces the "
+                   f"other's decisions on at least {MIN_AGREEMENT:.0%} of them, and at their own thresholds they "
+                   f"agree on at least {MIN_OWN_AGREEMENT:.0%}. The share counts every seed of the config and "
+                   "neuron; \"none\" lists the seeds without a formula that decides.")
+
+
+def _stability(batch: Batch, table: list[dict[str, Any]], families: list[Family]) -> list[tuple[str, ...]]:
+    """Rows of the stability table: per (config, neuron) with more than one seed, each family as
+    (config, neuron, family, seeds, share, formulas), then the seeds without a family; empty when
+    no config and neuron has more than one seed."""
+    by_item = {r["item"]: r for r in table}
+    out = []
+    for (config, _tag), items in batch_groups(batch).items():
+        if len(items) < 2 or items[0].neuron.kind == "hidden":  # a hidden unit draws no boundary
+            continue
+        neuron, ids = items[0].neuron.describe(), {i.id for i in items}
+        mine = [f for f in families if f.config == config and set(f.items) <= ids]
+        for family in mine:
+            seeds: dict[str, list[str]] = {}
+            for expression, seed in zip(family.expressions, family.seeds):
+                seeds.setdefault(expression, []).append(str(seed))
+            formulas = "; ".join(f"`{x}` (seed{'s' if len(s) > 1 else ''} {', '.join(s)})" for x, s in seeds.items())
+            out.append((config, neuron, str(family.index), ", ".join(str(s) for s in sorted(family.seeds, key=str)),
+                        f"{len(family.items)}/{family.runs} = {family.share:.2f}", formulas))
+        placed = {item for f in mine for item in f.items}
+        left = [i for i in items if i.id not in placed]
+        if left:
+            why = "; ".join(f"seed {i.seed}: {_no_family(by_item[i.id])}" for i in left)
+            out.append((config, neuron, "none", ", ".join(str(i.seed) for i in left),
+                        f"{len(left)}/{len(items)} = {len(left) / len(items):.2f}", why))
+    return out
+
+
+def _no_family(row: dict[str, Any]) -> str:
+    """Why an item is in no family, from its summary row."""
+    if row["status"] != "finished":
+        return str(row["status"])
+    return "no formula" if not row["expression"] else "its formula has no decision threshold"
+
+
+def _stability_line(stability: list[tuple[str, ...]]) -> str:
+    """How many (config, neuron) have every seed in one family."""
+    groups = {(row[0], row[1]) for row in stability}
+    split = {(row[0], row[1]) for row in stability if row[2] != "1"}
+    return (f"Same boundary on every seed: {len(groups - split)} of {len(groups)} config and neuron pair"
+            f"{'s' if len(groups) != 1 else ''} with more than one seed.")
+
+
 _STYLE = """body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222}
 h1{font-size:26px}h2{font-size:19px;margin-top:28px;color:#2b4c7e}
 table{border-collapse:collapse;margin:8px 0;font-size:14px}
@@ -256,7 +329,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}t
 code{font-size:13px}.failed{color:#a00}.faithful{color:#070}.approximate{color:#a60}.not_found{color:#a00}.pending,.running{color:#777}"""
 
 
-def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: str) -> str:
+def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: str, families: list[Family]) -> str:
     e = html.escape
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Batch {e(batch.name)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>Batch {e(batch.name)}</h1>"]
@@ -267,6 +340,15 @@ def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: 
                      "<th>seconds</th></tr>")
         parts += [f"<tr><td>{e(c)}</td><td>{n}</td><td>{f}</td><td>{fa}</td><td>{rec}</td><td>{s:.0f}</td></tr>"
                   for c, n, f, fa, rec, s in _per_config(table)]
+        parts.append("</table>")
+    stability = _stability(batch, table, families)
+    if stability:
+        parts.append(f"<h2>Stability across seeds</h2><p>{e(_stability_line(stability))}</p>"
+                     f"<p>{e(_STABILITY_NOTE)}</p>"
+                     "<table><tr><th>config</th><th>neuron</th><th>family</th><th>seeds</th><th>share</th>"
+                     "<th>formulas</th></tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row[:5])
+                  + f"<td>{_code(row[5])}</td></tr>" for row in stability]
         parts.append("</table>")
     by_item = {r["item"]: r for r in table}
     for network in batch.networks:
@@ -296,6 +378,12 @@ def _html(batch: Batch, batch_dir: Path, table: list[dict[str, Any]], executor: 
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _code(text: str) -> str:
+    """Markdown-style `code` spans of ``text`` as escaped HTML <code> elements."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
 def _network_line(batch_dir: Path, network) -> str:
