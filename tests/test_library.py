@@ -54,7 +54,8 @@ def test_ratio_on_a_positive_range_via_logarithms():
     expr = chosen.sympy(problem.feature_names)
     assert chosen.loss < 1e-6
     assert {str(s) for s in expr.free_symbols} == {"x0", "x1"}
-    assert expr.atoms(sp.log)  # log x0 - log x1 is the library's spelling of x0/x1
+    # the fit is log x0 - log x1, written as the ratio it is (same level sets)
+    assert not expr.atoms(sp.log) and sp.simplify(expr - sp.Symbol("x0", real=True) / sp.Symbol("x1", real=True)) == 0
 
 
 def test_exact_coefficient_ratio():
@@ -168,3 +169,13 @@ def test_memory_bound_fits_the_most_relevant_inputs():
     assert any("exceed the memory limit of 16 MB" in m for m in messages)
     used = {str(s) for t in fit.terms for s in t.expression.free_symbols}
     assert {"x0", "x1", "x2"} <= used and len(used) < 30
+
+
+def test_a_ratio_reads_as_a_ratio():
+    # log(x0) - log(x1) has the level sets of x0/x1; sums of logs with one coefficient
+    # magnitude are combined, and the canonical form drops the outer log
+    front = LibraryBackend().search(_problem("x0/x1", 2, 0.5, 2.0), seed=0).front
+    assert _chosen(front).expression == "x0/x1"
+    # other logs are left alone: D keeps 2*log(x0)
+    front = LibraryBackend().search(_problem("x0*exp(-(x1**2 + x2**2)/2)", 3, 0.1, 2.0), seed=0).front
+    assert _chosen(front).expression == "-x1**2 - x2**2 + 2*log(x0)"

@@ -5,7 +5,8 @@ import pytest
 
 from symgrad.errors import SymgradError
 from symgrad.expressions import gradient_function, parse_formula
-from symgrad.search.screening import relevance, screen_inputs
+from symgrad.search.screening import relevance, screen_inputs, screen_problem
+from symgrad.search.synthetic import exact_problem
 
 NAMES = tuple(f"x{i}" for i in range(10))
 
@@ -29,6 +30,7 @@ def test_keeps_exactly_the_four_relevant_inputs(rule):
     assert set(screening.ranking[:4]) == {1, 3, 5, 8}
     scores = np.array(screening.scores)
     assert scores[[1, 3, 5, 8]].min() > 5 * np.delete(scores, [1, 3, 5, 8]).max()
+    assert screening.tied == ()  # the noise margin pulls no irrelevant input in
 
 
 def test_relevance_ignores_row_scale_and_zero_rows():
@@ -63,3 +65,48 @@ def test_bad_arguments_name_the_value():
         screen_inputs(directions, NAMES[:3])
     with pytest.raises(SymgradError, match="zero or not finite"):
         relevance(np.zeros((5, 2)))
+
+
+# x1 and x2 play one role; x3, x4, x5 are irrelevant
+SYMMETRIC = ("x0 + 0.04*(x1**2 + x2**2)", 6, -2.0, 2.0)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_a_cut_between_two_equal_inputs_keeps_both(noise):
+    problem = exact_problem(*SYMMETRIC, noise=noise)
+    bare = screen_inputs(problem.directions, problem.feature_names, noise_z=0)
+    scores = np.array(bare.scores)
+    # the worst case for a cut: exactly between the two equal scores
+    between = (scores[1] + scores[2]) / 2 / scores.max()
+    split = screen_inputs(problem.directions, problem.feature_names, threshold=between, noise_z=0)
+    assert (1 in split.kept) != (2 in split.kept)  # the bare cut splits them
+    screening = screen_inputs(problem.directions, problem.feature_names, threshold=between)
+    assert screening.kept == (0, 1, 2)
+    assert screening.tied == (min((1, 2), key=lambda i: scores[i]),)
+    assert len(screening.noise) == 6 and all(v >= 0 for v in screening.noise)
+
+
+def test_no_threshold_splits_a_symmetric_pair():
+    problem = exact_problem(*SYMMETRIC, noise=0.05)
+    for threshold in np.linspace(0.05, 0.15, 41):
+        kept = set(screen_inputs(problem.directions, problem.feature_names, threshold=float(threshold)).kept)
+        assert (1 in kept) == (2 in kept), threshold
+        assert not kept & {3, 4, 5}, threshold
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_a_symmetry_keeps_the_narrow_partner_of_a_kept_input(noise):
+    # x1 + x2 with x2 ten times narrower: in spread units x2 scores a tenth of x1, as low as
+    # the irrelevant inputs at noise 0.05; the sum symmetry still ties it to x1
+    problem = exact_problem("x0 + 0.3*(x1 + x2)", 5, [-2, -2, -0.2, -2, -2], [2, 2, 0.2, 2, 2], noise=noise)
+    problem = problem.in_spread_units(np.std(problem.x, axis=0))
+    assert 2 not in screen_inputs(problem.directions, problem.feature_names).kept
+    screening = screen_problem(problem)
+    assert screening.kept == (0, 1, 2) and screening.tied == (2,)
+    assert screen_problem(problem, symmetry_threshold=None).kept == (0, 1)
+
+
+def test_noise_z_is_checked():
+    directions = _directions("x0", noise=0.0)
+    with pytest.raises(SymgradError, match="noise_z"):
+        screen_inputs(directions, NAMES, noise_z=-1)

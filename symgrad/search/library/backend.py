@@ -23,7 +23,7 @@ from ..canonical import canonicalize
 from .support import backward_elimination, extend, fit_support, quadratic_forms, support_objectives
 from .terms import (FAMILIES as FAMILIES, Term as Term, scaled_gradients, build_library as build_library,
                             library_bytes as library_bytes, term_gradients as term_gradients)
-from ..screening import Screening, relevance, screen_inputs
+from ..screening import Screening, relevance, screen_problem
 
 # Train losses below this are round-off; a 1e-16 -> 1e-17 step is no 5x improvement.
 LOSS_FLOOR = 1e-10
@@ -31,7 +31,7 @@ LOSS_FLOOR = 1e-10
 _RERANK = 10
 # Prior order of term families used to break near-ties: polynomials before transcendental terms.
 _FAMILY_COST = {"linear": 1, "square": 2, "product": 2, "cube": 3, "inverse": 3, "log": 3, "exp": 3,
-                "sin": 4, "cos": 4}
+                "sin": 4, "cos": 4, "product_cos": 5}
 _BEAM = 20
 # Backward elimination is skipped for libraries larger than this (each step is an (m, m) eigh).
 _BACKWARD_MAX_TERMS = 400
@@ -117,7 +117,8 @@ class LibraryBackend:
         elbow_factor: improvement factor the elbow rule asks of each added term (> 1).
         include: term families to use, a subset of ``FAMILIES`` (log and inverse are used only
             for inputs that are strictly positive on all data points).
-        screen: search only the inputs kept by ``screen_inputs`` (relative rule).
+        screen: search only the inputs kept by ``screen_problem`` (relative rule; inputs tied
+            with a kept one by noise or by a pair symmetry are kept too).
         screen_threshold: relative threshold for screening, in (0, 1].
         max_combinations: cap on the supports tried exhaustively (>= 1).
         tolerance: factor on the held-out loss allowed when snapping constants (>= 1). Network
@@ -188,12 +189,13 @@ class LibraryBackend:
             return SearchResult(Front(), interrupted=True)
         info: dict = {"terms": len(fit.terms), "chosen_size": fit.chosen_size, "exhaustive": fit.exhaustive}
         if fit.screening is not None:
-            info["screening"] = {"kept": list(fit.screening.kept_names)}
+            info["screening"] = {"kept": list(fit.screening.kept_names),
+                                 "tied": [fit.screening.feature_names[i] for i in fit.screening.tied]}
         interrupted = False
         entries: dict[str, Entry] = {}
         try:
             for support in fit.supports:
-                raw = fit.expression(support.size)
+                raw = _combined_logs(fit.expression(support.size))
                 expr = _round_floats(canonicalize(raw, problem, tolerance=self.tolerance))
                 entry = Entry.from_expr(expr, problem, source=self.name,
                                         train_loss=problem.loss(expr, holdout=False))
@@ -233,8 +235,7 @@ class LibraryBackend:
         screening = None
         sub = problem
         if self.force_inputs is not None or (self.screen and problem.n_features > 1):
-            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
-                                      force=self.force_inputs)
+            screening = screen_problem(problem, threshold=self.screen_threshold, force=self.force_inputs)
             sub = problem.subset(screening.kept)
             say(f"library: screening kept {list(screening.kept_names)} of {problem.n_features} inputs")
         sub = self._within_memory(sub, say)
@@ -288,6 +289,20 @@ class LibraryBackend:
         chosen = elbow_size([s.train_loss for s in supports], self.elbow_factor)
         return LibraryFit(screening=screening, terms=tuple(terms), supports=tuple(supports),
                           chosen_size=chosen, exhaustive=exhaustive)
+
+
+def _combined_logs(expr: sp.Expr) -> sp.Expr:
+    """c (log a - log b + ...) as c log(a / b ...): the same level sets, and canonical forms then
+    drop the outer log, so a ratio reads as a ratio (x0*x1/((x2 - x3)**2 + (x4 - x5)**2), not
+    log(x0*x1) - log(...)). Only sums of logs whose coefficients share one magnitude (to 1e-6)
+    are combined; anything else (2*log(x0) - x1**2) is returned as it is."""
+    pairs = [term.as_coeff_Mul() for term in sp.Add.make_args(expr)]
+    if len(pairs) < 2 or not all(isinstance(arg, sp.log) for _, arg in pairs):
+        return expr
+    size = abs(float(pairs[0][0]))
+    if size == 0 or any(abs(abs(float(c)) - size) > 1e-6 * size for c, _ in pairs):
+        return expr
+    return sp.Float(size) * sp.log(sp.Mul(*[arg.args[0] ** (1 if c > 0 else -1) for c, arg in pairs]))
 
 
 def _round_floats(expr: sp.Expr, digits: int = 6) -> sp.Expr:
