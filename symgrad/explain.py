@@ -97,7 +97,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     timings["gradients"] = time.perf_counter() - t0
     # gradients are compared in units of each input's spread, as in the pipeline (docs/method.md, "Units")
     problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, names,
-                            margin=None if spec is None else search.margin).in_spread_units(np.std(x, axis=0))
+                            margin=None if spec is None else search.margin,
+                            values=None if spec is None else search.values).in_spread_units(np.std(x, axis=0))
     t0 = time.perf_counter()
     found = run_search(engine, problem, seed=seed, progress=progress or (lambda _m: None))
     front, info, interrupted = found.front, found.info, found.interrupted

@@ -267,7 +267,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     # gradients are compared in units of each input's spread (docs/method.md, "Units")
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
                             dataset.feature_names, oriented=config["search"]["oriented"],
-                            margin=search_sample.margin).in_spread_units(np.std(split.train.x, axis=0))
+                            margin=search_sample.margin, values=search_sample.values).in_spread_units(np.std(split.train.x, axis=0))
     arrays = gradient_arrays(search_sample, holdout_sample, split.test.x, problem.scale)
     np.savez(run_dir / "gradients.npz", **arrays)
     record = save(replace(

@@ -5,13 +5,15 @@ import csv
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from symgrad.config import load_config
 from symgrad.judging.verdict import NOISY_FLOOR, choose_by_agreement, conclude
 from symgrad.pipeline import interpret
 from symgrad.record import Floor, Neuron
 from symgrad.search.base import Entry, Front, SearchProblem
-from symgrad.search.path import _bordered_top_eigenvalues, forward_path, linear_path_front, path_sizes
+from symgrad.search.path import (_bordered_top_eigenvalues, decision_path, decision_weights, forward_path,
+                                 linear_path_front, path_sizes, separation)
 
 
 def test_bordered_eigenvalues_match_a_direct_computation():
@@ -53,6 +55,63 @@ def test_path_entries_are_scored_like_any_formula():
     for entry in linear_path_front(problem):
         assert entry.source == "path"
         assert entry.loss == pytest.approx(problem.loss(entry.sympy(names)), abs=1e-9)
+
+
+def test_separation_is_the_best_threshold_agreement():
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(300, 3))
+    sides = scores[:, 0] + 0.3 * rng.normal(size=300) > 0.2
+    fast = separation(scores, sides)
+    for j in range(3):
+        cuts = np.concatenate([[-np.inf], scores[:, j]])
+        brute = max(max(np.mean((scores[:, j] > t) == sides), np.mean((scores[:, j] <= t) == sides)) for t in cuts)
+        assert fast[j] == pytest.approx(brute)
+
+
+def test_small_supports_follow_the_networks_decisions_where_the_gradient_ranks_badly():
+    # the gradient weighs x0 most everywhere, but x0 hardly varies across the points, while the
+    # network's sides follow x1: the gradient path starts with x0, the decision path with x1
+    rng = np.random.default_rng(4)
+    x = np.column_stack([0.05 * rng.normal(size=600), rng.normal(size=600), rng.normal(size=600)])
+    directions = np.tile([0.9, 0.4, 0.05], (600, 1)) + 0.05 * rng.normal(size=(600, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    names = ("x0", "x1", "x2")
+    problem = SearchProblem(x, directions, x, directions, names, values=x[:, 1] + 0.9 * x[:, 0])
+    assert forward_path(directions)[0][0] == (0,)
+    assert decision_path(problem, [0, 1, 2])[0][0] == (1,)
+    expressions = {entry.expression for entry in linear_path_front(problem)}
+    assert {"x0", "x1"} <= expressions
+    # without the network's values there is no decision path, and no one-input formula in x1
+    blind = SearchProblem(x, directions, x, directions, names)
+    assert decision_path(blind, [0, 1, 2]) == []
+    assert "x1" not in {entry.expression for entry in linear_path_front(blind)}
+
+
+def test_decision_weights_recover_the_rule_behind_the_sides():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(2000, 4)) * [1.0, 3.0, 1.0, 1.0]
+    sides = z @ np.array([2.0, -1.0, 0.0, 0.5]) + 0.3 * rng.normal(size=2000) > 0.4
+    weights = decision_weights(z, sides)
+    np.testing.assert_allclose(weights / weights[0], [1.0, -0.5, 0.0, 0.25], atol=0.05)
+    # separable sides stay finite thanks to the ridge
+    assert np.all(np.isfinite(decision_weights(z, z[:, 0] > 0)))
+
+
+def test_noisy_gradients_get_a_decision_fitted_formula_on_the_front():
+    # directions are mostly noise around (1, 1, 0), the network's sides follow x0 + 3*x1: the
+    # gradient path's weights are near 1:1, the decision-fitted formula's near 1:3
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(1500, 3))
+    directions = np.array([1.0, 1.0, 0.0]) + 1.5 * rng.normal(size=(1500, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    problem = SearchProblem(x, directions, x, directions, ("x0", "x1", "x2"), values=x[:, 0] + 3 * x[:, 1])
+    ratios = []
+    for entry in linear_path_front(problem):
+        coefficients = entry.sympy(("x0", "x1", "x2")).as_coefficients_dict()
+        a, b = (float(coefficients.get(sp.Symbol(n, real=True), 0)) for n in ("x0", "x1"))
+        if a and b:
+            ratios.append(b / a)
+    assert any(abs(r - 3.0) < 0.3 for r in ratios) and any(abs(r - 1.0) < 0.4 for r in ratios)
 
 
 def _entry(expression, complexity, agreement, loss_near, spearman=0.9):

@@ -36,6 +36,8 @@ class SearchProblem:
         margin: optional (n,) decision margin of the network at ``x`` (|logit| for binary),
             used to search narrower bands around the decision boundary.
         scale: optional (d,) positive spread of each input (None: raw units, all ones).
+        values: optional (n,) the neuron's value at ``x`` (the logit of a decision neuron); the
+            sparse path reads the network's side of the boundary from it.
     """
 
     x: np.ndarray
@@ -46,6 +48,7 @@ class SearchProblem:
     oriented: bool = False
     margin: np.ndarray | None = None
     scale: np.ndarray | None = None
+    values: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -106,7 +109,8 @@ class SearchProblem:
         if self.margin is None:
             return self
         keep = self.margin < max_margin
-        return dataclasses.replace(self, x=self.x[keep], directions=self.directions[keep], margin=self.margin[keep])
+        return dataclasses.replace(self, x=self.x[keep], directions=self.directions[keep], margin=self.margin[keep],
+                                   values=None if self.values is None else self.values[keep])
 
 
 @dataclass(frozen=True)

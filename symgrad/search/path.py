@@ -18,6 +18,20 @@ shapes the gradient is c_j f_j'(x_j), no longer constant, and the best c on a su
 top generalised eigenvector of U = sum_k u_k u_k^T against B = sum_k diag(g_k^2), where g_k are
 the shapes' derivatives in spread units and u_k = g_k * n_k (the library's eigenproblem, one
 term per input); each input takes, in turn, the shape that raises that eigenvalue most.
+
+The gradient alone can rank inputs badly for a *small* formula: on images, a pixel the network
+weighs strongly may seldom vary across its boundary, while a tree splits on the pixel that
+separates the two sides. So the small supports come from a second selection as well
+(``decision_path``): at each step every free input joins the support, the linear formula takes
+the top eigenvector of M on it (its weights still follow the gradients), and the input whose
+formula best separates the network's two sides of the boundary on the search points (the sign of
+the neuron's value, best threshold) is added. Both paths' formulas go on the front, scored alike.
+
+On every support of either path, a second linear formula is fitted to those sides instead of the
+gradients (``decision_weights``: a logistic regression with a small ridge on the search points,
+never the held-out or test points that score it). Where the network's gradients are noisy its
+decisions can pin the weights better; where they are not, its L shows it follows the gradients
+less. It joins the front like the others, and the choice and the verdict judge it the same way.
 """
 
 from __future__ import annotations
@@ -38,6 +52,13 @@ SIGNIFICANT = 3  # digits kept in the weights (the verdict is insensitive to the
 # a shape is kept only if it removes this fraction of the remaining misalignment (held-out L
 # too): on a linear input any shape reweights the points and wins by round-off otherwise
 SHAPE_GAIN = 0.05
+# the smaller side of the neuron's sign must hold this share of the search points to be read as
+# the network's decisions; otherwise the neuron's median splits the points
+MIN_SIDE = 0.1
+# ridge of the decision-fitted weights, per point, in spread units: keeps them finite where the
+# network's sides are separable, and small enough not to bias them where they are not
+RIDGE = 1e-1
+NEWTON_STEPS = 25
 # one-input shapes of the additive path: name -> (f, f', where it may be used)
 SHAPES = {
     "log": (sp.log, lambda x: 1.0 / x, lambda x: bool(np.all(x > 0))),
@@ -109,16 +130,120 @@ def _bordered_top_eigenvalues(moment: np.ndarray, chosen: list[int], free: np.nd
 
 
 def linear_formula(support: Sequence[int], weights: np.ndarray, problem: SearchProblem) -> sp.Expr:
-    """sum_j a_j x_j in the user's units for spread-unit ``weights`` on ``support``: the largest
-    term's weight is 1 in spread units, the others kept to ``SIGNIFICANT`` digits."""
+    """sum_j a_j x_j in the user's units for spread-unit ``weights`` on ``support``: the input
+    with the largest weight in spread units has coefficient 1 (a level set does not depend on
+    the scale), the others relative to it to ``SIGNIFICANT`` digits."""
     spread = problem.spread
-    largest = float(np.max(np.abs(weights))) or 1.0
-    terms = []
-    for j, w in zip(support, weights):
-        coefficient = float(w) / largest / float(spread[j])
-        terms.append(sp.Float(float(f"{coefficient:.{SIGNIFICANT}g}"), SIGNIFICANT)
-                     * sp.Symbol(problem.feature_names[j], real=True))
-    return sp.Add(*terms)
+    lead = int(np.argmax(np.abs(weights)))
+    unit = abs(float(weights[lead]) / float(spread[support[lead]])) or 1.0
+    raw = np.array([float(w) / float(spread[j]) / unit for j, w in zip(support, weights)])
+    rounded = np.array([float(f"{c:.{SIGNIFICANT}g}") for c in raw])
+    whole = _whole_multiple(rounded)
+    symbols = [sp.Symbol(problem.feature_names[j], real=True) for j in support]
+    if whole is not None:
+        return sp.Add(*[sp.Integer(int(c)) * symbol for c, symbol in zip(whole, symbols)])
+    return sp.Add(*[symbol if c == 1 else -symbol if c == -1 else sp.Float(c, SIGNIFICANT) * symbol
+                    for c, symbol in zip(rounded, symbols)])
+
+
+def _whole_multiple(coefficients: np.ndarray, largest: int = 12) -> np.ndarray | None:
+    """The smallest multiple m <= ``largest`` of ``coefficients`` whose entries are all whole
+    numbers to the digits kept (``[1, -0.5]`` -> ``[2, -1]``), or None."""
+    nonzero = coefficients[coefficients != 0]
+    for m in range(1, largest + 1):
+        scaled = nonzero * m
+        if np.all(np.abs(scaled - np.round(scaled)) <= 10.0 ** -SIGNIFICANT * np.maximum(1.0, np.abs(scaled))):
+            return np.round(coefficients * m)
+    return None
+
+
+def network_sides(problem: SearchProblem) -> tuple[np.ndarray, np.ndarray] | None:
+    """The search points and the network's side of its boundary at each.
+
+    Returns:
+        ((n, d) points, (n,) bool sides): the side is the sign of the neuron's value, or above its
+        median where the sign leaves under ``MIN_SIDE`` of the points on one side (a hidden unit);
+        None without values or with one side empty.
+    """
+    if problem.values is None or len(problem.values) != len(problem.x):
+        return None
+    values = np.asarray(problem.values, dtype=np.float64)
+    keep = np.isfinite(values)
+    x, values = problem.x[keep], values[keep]
+    sides = values > 0
+    if min(sides.mean(), 1.0 - sides.mean()) < MIN_SIDE:
+        sides = values > np.median(values)
+    return (x, sides) if 0 < sides.sum() < len(sides) else None
+
+
+def separation(scores: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """Best-threshold agreement of each column of ``scores`` (n, m) with the bool ``sides`` (n,),
+    either orientation: the share of points a threshold on that score puts on their side."""
+    order = np.argsort(scores, axis=0, kind="stable")
+    above = sides[order].astype(np.float64)  # (n, m), each column sorted by its score
+    n = len(sides)
+    total = above.sum(axis=0)
+    # with the threshold after the first i sorted points, the points below it called False:
+    # correct(i) = False points among the first i + True points after them (i = 0..n)
+    correct = np.concatenate([total[None, :], np.cumsum(1.0 - above, axis=0) + total[None, :]
+                              - np.cumsum(above, axis=0)])
+    return np.maximum(correct.max(axis=0), n - correct.min(axis=0)) / n
+
+
+def decision_path(problem: SearchProblem, columns: Sequence[int], max_size: int = SMALL
+                  ) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """Forward selection by the network's decisions (module docstring): supports of 1..max_size
+    of ``columns`` (local indices, in the order added) with the top eigenvector of the directions'
+    second-moment matrix on each; [] when the network's sides are unknown.
+
+    Cost per step: one stacked (m, k, k) eigenproblem and one sort of (n, m) scores for the m free
+    inputs, so (n log n) m per step.
+    """
+    decided = network_sides(problem)
+    if decided is None:
+        return []
+    columns = list(columns)
+    directions = unit_rows(problem.directions[:, columns])
+    z = decided[0][:, columns] / problem.spread[columns]  # the points in spread units
+    sides = decided[1]
+    moment = directions.T @ directions / max(len(directions), 1)
+    chosen: list[int] = []
+    out = []
+    for _ in range(min(max_size, len(columns))):
+        free = np.array([j for j in range(len(columns)) if j not in chosen])
+        supports = np.array([chosen + [int(j)] for j in free])  # (m, k)
+        blocks = moment[supports[:, :, None], supports[:, None, :]]  # (m, k, k)
+        weights = np.linalg.eigh(blocks)[1][:, :, -1]  # (m, k) top eigenvectors
+        scores = np.einsum("nmk,mk->nm", z[:, supports], weights)
+        best = int(np.argmax(separation(scores, sides)))
+        chosen = [int(j) for j in supports[best]]
+        w = weights[best]
+        if float(np.mean(directions[:, chosen] @ w)) < 0:
+            w = -w
+        out.append((tuple(chosen), w))
+    return out
+
+
+def decision_weights(z: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """(k,) unit weights of the ridge logistic regression of ``sides`` (n,) on ``z`` (n, k) (the
+    support's inputs in spread units), by Newton's method; the intercept is fitted, not returned."""
+    n, k = z.shape
+    centred = (z - z.mean(axis=0)) / (z.std(axis=0) + 1e-12)
+    a = np.column_stack([centred, np.ones(n)])
+    y = sides.astype(np.float64)
+    beta = np.zeros(k + 1)
+    penalty = RIDGE * n * np.eye(k + 1)
+    penalty[k, k] = 0.0
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(a @ beta, -30, 30)))
+        gradient = a.T @ (p - y) + penalty @ beta
+        hessian = (a * (p * (1 - p))[:, None]).T @ a + penalty + 1e-9 * np.eye(k + 1)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    weights = beta[:k] / (z.std(axis=0) + 1e-12)
+    return weights / (float(np.linalg.norm(weights)) or 1.0)
 
 
 def linear_path_front(problem: SearchProblem, *, columns: Sequence[int] | None = None,
@@ -133,10 +258,27 @@ def linear_path_front(problem: SearchProblem, *, columns: Sequence[int] | None =
         path: ``forward_path`` over ``columns``, if already computed.
     """
     columns, path = _columns_and_path(problem, columns, max_size, path)
-    entries = []
-    for size in path_sizes(len(path)):
-        support, weights = path[size - 1]
+    chosen = [path[size - 1] for size in path_sizes(len(path))]
+    by_decisions = decision_path(problem, columns, max_size=min(SMALL, len(path)))
+    seen = {tuple(sorted(support)) for support, _ in chosen}
+    chosen += [(support, w) for support, w in by_decisions if tuple(sorted(support)) not in seen]
+    decided = network_sides(problem)
+    if decided is not None:
+        z, sides = decided[0] / problem.spread, decided[1]
+        directions = unit_rows(problem.directions[:, columns])
+        for support, _ in list(chosen):
+            weights = decision_weights(z[:, [columns[j] for j in support]], sides)
+            # the sign is arbitrary for a level set: point it along the mean direction, as the path does
+            chosen.append((support, -weights if float(np.mean(directions[:, list(support)] @ weights)) < 0
+                           else weights))
+    entries, written = [], set()
+    for support, weights in chosen:
+        if not np.any(weights):
+            continue
         expr = linear_formula([columns[j] for j in support], weights, problem)
+        if str(expr) in written:
+            continue
+        written.add(str(expr))
         holdout, train = _linear_losses(expr, problem)
         entries.append(Entry(str(expr), complexity(expr), holdout, train, "path"))
     return entries
