@@ -18,7 +18,9 @@ terms) have no short formula: their verdict should be "not_found" (or "cannot_ju
 summary gives the fraction of formula concepts recovered faithfully (faithful L < 0.01), the
 precision of the "faithful" verdict (faithful verdicts whose formula is truly faithful), the
 true formulas that would be called faithful by the floor rule (truth L near within 5x of the
-floor), the approximate verdicts, and the negative controls reported as not found.
+floor), the approximate verdicts, and the negative controls reported as not found; then the
+boundary departure of the faithful formulas, and the verdicts the same runs get without the
+boundary check (the rule before issue 18: every verdict it changed, and that rule's precision).
 
 Concepts run in parallel worker processes (``--jobs``); the table is printed at the end.
 """
@@ -41,6 +43,7 @@ import numpy as np
 
 from symgrad.data.concepts import Concept, make_concept_dataset
 from symgrad.expressions import gradient_function, parse_formula, value_function
+from symgrad.judging.verdict import BOUNDARY_MAX_DEPARTURE
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,32 @@ def run_case(case: Case, seed: int, overrides: list[str], scratch: str) -> dict:
     if run.best is not None and not case.control:
         truth = compare_with_truth(run.best.expression, concept)
         row.update(faithful=truth["faithful_loss"], exact=truth["exact_loss"])
+    row.update(without_boundary(run))
+    if not case.control and row["formula_before"] not in ("-", row["formula"]):
+        row["faithful_before"] = compare_with_truth(row["formula_before"], concept)["faithful_loss"]
+    elif not case.control:
+        row["faithful_before"] = row.get("faithful")
     return row
+
+
+def without_boundary(run) -> dict:
+    """The verdict the same run would get without the boundary check (the rule before issue 18:
+    the front judged again with every formula's boundary figures removed), and the chosen
+    formula's boundary departure; a formula the check demoted may be replaced by another."""
+    from symgrad.judging.verdict import conclude
+    from symgrad.search.base import Entry, Front
+
+    record = run.result
+    keys = ("boundary_departure", "boundary_departure_median", "boundary_departure_where", "n_boundary_projected")
+    front = Front(tuple(Entry.from_dict({**e, "metrics": {k: v for k, v in (e.get("metrics") or {}).items()
+                                                            if k not in keys}})
+                        for e in record.get("front", [])))
+    selection = record.get("selection") or {}
+    rule = selection.get("rule") if selection.get("rule") in ("knee", "elbow", "best", "simplest") else "knee"
+    best, conclusion = conclude(front, neuron=run.record.neuron, floor=run.record.floor,
+                                search_info=record["search"].get("info"), rule=rule, factor=selection.get("factor"))
+    return {"verdict_before": conclusion.verdict.kind, "formula_before": best.expression if best else "-",
+            "departure": (run.best.metrics.get("boundary_departure") if run.best else None)}
 
 
 def truth_near_loss(case: Case, run_dir: Path) -> float:
@@ -262,6 +290,19 @@ def main() -> None:
     rejected = [r for r in controls if r["verdict"] in ("not_found", "cannot_judge")]
     searches = sorted(r["search"] for r in rows if "error" not in r)
     ratios = [r["truth_near"] / r["floor"] for r in formulas if r.get("floor") and r.get("truth_near") is not None]
+    said_before = [r for r in formulas if r.get("verdict_before") == "faithful"]
+    right_before = [r for r in said_before if (r.get("faithful_before") or 1.0) < 0.01]
+    changed = [r for r in rows if "error" not in r and r.get("verdict_before") != r["verdict"]]
+    departures = [(r["departure"], r["id"], r["seed"]) for r in formulas if r.get("departure") is not None
+                  and r["verdict"] == "faithful"]
+    if departures:
+        top = max(departures)
+        print(f"\nboundary departure of the faithful formulas (0.9 quantile, spreads): median "
+              f"{np.median([d for d, *_ in departures]):.3f}, max {top[0]:.3f} ({top[1]} seed {top[2]}); above "
+              f"{BOUNDARY_MAX_DEPARTURE}: {sum(d > BOUNDARY_MAX_DEPARTURE for d, *_ in departures)}")
+    print(f"\nwithout the boundary check (same runs): 'faithful' verdicts truly faithful: "
+          f"{len(right_before)}/{len(said_before)}; verdicts the check changed: "
+          + (", ".join(f"{r['id']} s{r['seed']} {r['verdict_before']} -> {r['verdict']}" for r in changed) or "none"))
     print(f"\nfaithful (L < 0.01 on the true surface): {len(faithful)}/{len(formulas)}; "
           f"'faithful' verdicts truly faithful: {len(right)}/{len(said)}; "
           f"'approximate' verdicts: {sum(r['verdict'] == 'approximate' for r in formulas)}; "

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..data.tables import Dataset
 from ..expressions import parse_formula, value_function
+from .boundary import BoundaryPoints, boundary_metrics, project_onto_boundary
 from .floor import near_boundary
 from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
 from ..network.model import Classifier
 from ..record import Neuron
-from ..neurons import GradientSample, NeuronSpec, target_class
+from ..neurons import GradientSample, NeuronSpec, neuron_gradients, neuron_values, target_class
 from ..search.base import Entry, Front
 
 _ALIGNMENT_KEYS = ("alignment_mean", "alignment_median", "alignment_quantiles", "spearman", "spearman_abs")
@@ -78,6 +79,23 @@ class Evidence:
         return near_boundary(self.holdout.margin, len(self.holdout.x))
 
     @functools.cached_property
+    def boundary(self) -> BoundaryPoints | None:
+        """The held-out band points moved onto the network's decision boundary
+        (``symgrad.judging.boundary``); None where the neuron's decision is not its sign (hidden
+        units, class and log-odds neurons of multi-class networks, whose decision is an argmax) or
+        there is no network."""
+        if self.classifier is None or self.spec is None or self.spec.kind != "output":
+            return None
+        spec, classifier = self.spec, self.classifier
+        # every held-out band point, not only the quarter nearest the boundary: where the band is
+        # thin (steep clean networks) that quarter holds 50-90 points, too few for a quantile
+        start = self.holdout.x
+        scale = np.ones(start.shape[1]) if self.scale is None else np.asarray(self.scale, dtype=np.float64)
+        return project_onto_boundary(lambda z: neuron_values(classifier, spec, z),
+                                     lambda z: neuron_gradients(classifier, spec, z), start, scale,
+                                     low=start.min(axis=0), high=start.max(axis=0))
+
+    @functools.cached_property
     def validation_labels(self) -> np.ndarray:
         return self.network_labels(self.validation.x)
 
@@ -97,7 +115,9 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     is fitted to the network's labels on the validation split and scored on the whole test split
     against the network's labels (``boundary_agreement``, ``boundary_agreement_auc``) and, when the
     points are labelled, the true labels (``true_label_accuracy``, ``true_label_auc``), next to
-    ``net_accuracy``.
+    ``net_accuracy``. For an output logit the formula's level set is also compared with the
+    network's boundary (``symgrad.judging.boundary.boundary_metrics``: ``boundary_departure`` in
+    spreads, where it departs most, and the points it was measured on).
     """
     names = evidence.feature_names
     expr = parse_formula(entry.expression, names)
@@ -111,6 +131,9 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     metrics: dict[str, Any] = {key: fidelity[key] for key in (*_ALIGNMENT_KEYS, "loss", "loss_near")}
     if not evidence.decides:
         return metrics
+    boundary = evidence.boundary
+    if boundary is not None and len(boundary.x):
+        metrics.update(boundary_metrics(entry.expression, names, boundary))
     g = value_function(expr, names)
     threshold, orientation, _ = fit_threshold(g(evidence.validation.x), evidence.validation_labels)
     g_test = g(evidence.test.x)
