@@ -11,7 +11,7 @@ networks trained elsewhere. The law and its near misses (a dropped factor, a dif
 difference of squares, a rational or polynomial stand-in for a trig or exponential function, a
 missing input, a linear stand-in) are then judged on that network exactly as a search result
 is: the same held-out points, the same floor and the same verdict
-(``symgrad.judging.judge.judge_formulas``). With ``--search`` a short library search adds its
+(``symgrad.explain.judge_formulas``). With ``--search`` a short library search adds its
 own front, so the floor is the one a real run would have.
 
 One markdown row per (law, seed, formula): its L on the true decision surface (against the law;
@@ -180,7 +180,7 @@ def train_network(law: Law, seed: int):
 
 def run_law(law: Law, seed: int, search: bool) -> list[dict]:
     """Judge the law and its near misses on one trained network."""
-    from symgrad.judging.judge import judge_formulas
+    from symgrad.explain import judge_formulas
     from symgrad.judging.verdict import verdict
 
     start = time.perf_counter()

@@ -52,6 +52,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple, Check | None, str]]] = {
         "low": (-1.0, _number, None, "a number"),
         "high": (1.0, _number, None, "a number above data.low"),
         "threshold": (0.0, _number, None, "a number"),
+        "units": (None, (dict, type(None)), None,
+                  "a mapping of column names to units, e.g. {weight_kg: kg, height_m: m}, or null"),
     },
     "model": {
         "path": (None, (str, type(None)), None, "the path of a saved model.npz or null to train"),
@@ -135,7 +137,7 @@ def merge(base: dict[str, Any], update: dict[str, Any], *, prefix: str = "", add
         name = f"{prefix}{key}"
         if key not in out:
             raise _unknown(name, out.keys())
-        if isinstance(out[key], dict) and (prefix or key in SCHEMA) and key != "options":
+        if isinstance(out[key], dict) and (prefix or key in SCHEMA) and key not in ("options", "units"):
             if not isinstance(value, dict):
                 raise SymgradError(f"config key {name!r} must be a mapping with keys {sorted(out[key])}, got {value!r}")
             out[key] = merge(out[key], value, prefix=f"{name}.", add_options=add_options)
@@ -182,6 +184,11 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise SymgradError(f"data.features names {repeated} more than once; list each column once")
     if data["path"] is not None and data["label"] is None:
         raise SymgradError("data.path is set but data.label is not; name the label column of the CSV file")
+    if data["units"] is not None:
+        from .search.dimensions import parse_unit
+
+        for column, unit in data["units"].items():
+            parse_unit(unit, str(column))  # a typo stops here, naming the column and the allowed forms
     if data["formula"] is not None:
         if data["n_features"] is None:
             raise SymgradError("data.formula is set but data.n_features is not; say how many inputs x0..x{d-1} it uses")

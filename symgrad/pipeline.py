@@ -13,6 +13,7 @@ import numpy as np
 from . import config as config_mod
 from .judging.assess import Evidence
 from .judging.judge import judge_front
+from .judging.law import law_form_choice, law_statement
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from .data.datasets import keep_classes, load_shipped
 from .data.tables import Dataset, Split, load_csv, split_dataset
@@ -80,13 +81,23 @@ def neuron_spec(config: dict[str, Any]) -> NeuronSpec:
     return NeuronSpec.from_config(config["neuron"])
 
 
-def search_backend(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def search_backend(config: dict[str, Any], renamed: dict[str, str] | None = None) -> tuple[Any, dict[str, Any]]:
     """The search backend ``config['search']`` describes and the options it was given; a missing
-    optional engine or a bad option raises SymgradError here, before any work."""
+    optional engine or a bad option raises SymgradError here, before any work. ``data.units``
+    goes to the auto backend (in feature names: ``renamed`` maps CSV headers to them)."""
     options = dict(config["search"]["options"])
-    backend = make_backend(config["search"]["backend"], options, screen=config["search"]["screen"],
+    engine_options = dict(options)
+    if feature_units(config, renamed) and config["search"]["backend"] == "auto":
+        engine_options["units"] = feature_units(config, renamed)
+    backend = make_backend(config["search"]["backend"], engine_options, screen=config["search"]["screen"],
                            force_inputs=config["search"]["force_inputs"])
     return backend, options
+
+
+def feature_units(config: dict[str, Any], renamed: dict[str, str] | None = None) -> dict[str, str]:
+    """``data.units`` keyed by feature (formula) names; empty when no units are given."""
+    units = config["data"].get("units") or {}
+    return {(renamed or {}).get(str(column), str(column)): unit for column, unit in units.items()}
 
 
 def check_model(classifier: Classifier, dataset: Dataset, spec: NeuronSpec) -> None:
@@ -170,6 +181,12 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     if dataset.left_out:
         say(f"left out the row-index column(s) {list(dataset.left_out)} (they number the rows); list the features "
             "in data.features to use them")
+    if config["data"].get("units"):
+        from .search.dimensions import parse_units
+
+        parse_units(config["data"]["units"], dataset.feature_names, dataset.renamed)  # unknown columns stop here
+        if config["search"]["backend"] != "auto":
+            say(f"data.units is used by the auto backend only; the {config['search']['backend']} backend ignores it")
     if dataset.renamed:
         say("columns renamed to safe formula names: " + ", ".join(f"{a!r} -> {b!r}" for a, b in dataset.renamed.items()))
         force = config["search"]["force_inputs"]
@@ -177,7 +194,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
             # search.force_inputs names the CSV's columns; the search knows their safe names
             config = {**config, "search": {**config["search"],
                                            "force_inputs": [dataset.renamed.get(name, name) for name in force]}}
-            backend, options = search_backend(config)
+        backend, options = search_backend(config, dataset.renamed)
 
     # load the model before creating the directory so that a bad path leaves nothing behind
     if classifier is None:
@@ -293,6 +310,10 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     front, best, floor, conclusion = judge_front(front, problem, evidence, neuron=record.neuron,
                                                  search_info=found.info, rule=config["search"]["selection"],
                                                  factor=config["search"]["selection_factor"])
+    best, conclusion = law_form_choice(front, best, floor, conclusion, neuron=record.neuron,
+                                       features=dataset.feature_names)
+    conclusion = law_statement(conclusion, evidence, neuron=record.neuron,
+                               units=feature_units(config, dataset.renamed))
     record = replace(record, floor=floor).with_conclusion(conclusion)
     if concept is not None and best is not None:
         record = replace(record, truth=record_mod.Truth.from_dict(

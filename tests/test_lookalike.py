@@ -73,7 +73,7 @@ def test_a_trained_network_tells_a_law_from_its_rational_stand_in():
     boundary, so gradient angles alone called it faithful; its boundary departs, the law's does not."""
     from symgrad.data.concepts import Concept, make_concept_dataset
     from symgrad.data.tables import split_dataset
-    from symgrad.judging.judge import judge_formulas
+    from symgrad.explain import judge_formulas
     from symgrad.network.train import train_classifier
 
     law, stand_in = "x0/sqrt(1 - x1**2)", "x0/(1 - x1**2/2.2)"

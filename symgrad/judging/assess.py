@@ -13,6 +13,7 @@ from ..expressions import parse_formula, value_function
 from .boundary import BoundaryPoints, boundary_metrics, project_onto_boundary
 from .floor import near_boundary
 from .metrics import auc_score, fidelity_metrics, fit_threshold, rule_labels
+from .statement import decision_statement
 from ..network.model import Classifier
 from ..record import Neuron
 from ..neurons import GradientSample, NeuronSpec, neuron_gradients, neuron_values, target_class
@@ -177,12 +178,6 @@ def statement(entry: Entry, neuron: NeuronSpec | Neuron) -> str:
         description, decides = neuron.describe(), neuron.kind != "hidden"
     else:
         description, decides = neuron.description, bool(neuron.decides)
-    threshold = entry.metrics.get("threshold")
-    if not decides or threshold is None:
+    if not decides or entry.metrics.get("threshold") is None:
         return f"the {description} is a monotone function of {entry.expression}"
-    side = ">" if entry.metrics.get("orientation", 1) > 0 else "<"
-    target = entry.metrics.get("target_class", 1)
-    name = str(entry.metrics.get("target_class_name", target))
-    label = f"class {target}" if name == str(target) else f"class {target} ({name!r})"
-    return (f"the decision boundary is {{{entry.expression} = {threshold:.4g}}}: "
-            f"the network predicts {label} where {entry.expression} {side} {threshold:.4g}")
+    return decision_statement(entry.expression, entry.metrics, description)

@@ -347,13 +347,16 @@ def _reading(best: Mapping[str, Any], decides: bool) -> str:
 
 def _threshold_text(best: Mapping[str, Any]) -> str:
     metrics = best.get("metrics") or {}
-    t, o = finite(metrics.get("threshold")), metrics.get("orientation")
+    # the rounded threshold (the digits the network's decisions tell apart) and its unit, if known
+    t = finite(metrics.get("threshold_round", metrics.get("threshold")))
+    o = metrics.get("orientation")
     if t is None or o not in (1, -1):
         return ""
     target = metrics.get("target_class", 1)
     name = str(metrics.get("target_class_name", target))
     label = f"class {target}" if name == str(target) else f"class {target} ({name!r})"
-    return f"; {label} where g {'>' if o == 1 else '<'} {t:.4g}"
+    unit = metrics.get("threshold_unit")
+    return f"; {label} where g {'>' if o == 1 else '<'} {t:.4g}" + (f" {unit}" if unit else "")
 
 
 def _latex_or_none(expression: Any, features: list[str]) -> str | None:

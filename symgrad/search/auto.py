@@ -11,11 +11,13 @@ import sympy as sp
 
 from ..errors import SymgradError
 from .base import Entry, Front, Progress, SearchProblem, SearchResult
+from .boundary_form import prefer_consistent, with_law_forms
 from .canonical import canonicalize
+from .dimensions import parse_unit
 from .library.backend import LibraryBackend
 from .loss import unit_rows
 from .path import SMALL, additive_path_front, forward_path, linear_path_front
-from .screening import relevance, screen_inputs
+from .screening import relevance, screen_problem
 from .select import select
 from .symmetry import KINDS, reduce_repeatedly, substitute_back
 
@@ -50,6 +52,8 @@ class AutoBackend:
        (source "path") so that a table decided by many weak inputs has its scorecard-like
        formula at every size; and the additive path (inputs through log, square, reciprocal or
        square root where that aligns better), whose formulas are candidates like the library's.
+    8. The law's forms (``symgrad.search.boundary_form``): products of powers fitted over the
+       inputs of the best formulas and, with ``units``, dimensionless groups, scored like the rest.
 
     Args:
         screen, screen_threshold, force_inputs: input screening.
@@ -85,6 +89,13 @@ class AutoBackend:
         path_max_inputs: the path runs over at most this many inputs (the most relevant); its
             memory is a (d, d) matrix and its time grows as d^2 small eigenproblems.
         tolerance: held-out L factor allowed when snapping constants.
+        law_forms: propose the law's forms (``symgrad.search.boundary_form``): products of
+            powers fitted to the directions over the inputs of the best formulas, and with
+            ``units`` the dimensionless groups of those inputs; scored like every candidate.
+        units: {input name: unit text} (``data.units``; ``symgrad.search.dimensions``); None
+            changes nothing. Given, a dimensionally inconsistent formula stays on the front only
+            if its held-out L is ``units_factor`` times below every consistent formula's.
+        units_factor: how much better an inconsistent formula must fit to stay.
     """
 
     name = "auto"
@@ -99,14 +110,16 @@ class AutoBackend:
                  gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
                  time_limit: float = 170.0, accept_loss: float = 0.002, accept_factor: float = 5.0,
                  linear_factor: float = 1.5, path: bool = True, path_max_inputs: int = 200,
-                 tolerance: float = 1.25) -> None:
-        for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp), ("path", path)):
+                 tolerance: float = 1.25, law_forms: bool = True, units: dict[str, Any] | None = None,
+                 units_factor: float = 3.0) -> None:
+        for name, value in (("screen", screen), ("symmetry", symmetry), ("gp", gp), ("path", path),
+                            ("law_forms", law_forms)):
             if not isinstance(value, bool):
                 raise SymgradError(f"search.options.{name}={value!r} is not allowed; use true or false")
         for name, value, low in (("screen_threshold", screen_threshold, 0), ("symmetry_threshold", symmetry_threshold, 0),
                                  ("gp_time_limit", gp_time_limit, 0), ("time_limit", time_limit, 0),
                                  ("accept_factor", accept_factor, 1), ("linear_factor", linear_factor, 1),
-                                 ("tolerance", tolerance, 1)):
+                                 ("tolerance", tolerance, 1), ("units_factor", units_factor, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
                 raise SymgradError(f"search.options.{name}={value!r} is not allowed; use a number above {low}")
         if isinstance(gp_evaluations, bool) or not isinstance(gp_evaluations, int) or gp_evaluations < 100:
@@ -122,6 +135,12 @@ class AutoBackend:
             raise SymgradError(f"search.options.path_max_inputs={path_max_inputs!r} is not allowed; use a positive "
                                "integer")
         self.path, self.path_max_inputs = path, path_max_inputs
+        if units is not None and not isinstance(units, dict):
+            raise SymgradError(f"units={units!r} is not allowed; use a mapping of column names to unit texts such as "
+                               "{weight_kg: kg, height_m: m}")
+        self.law_forms, self.units_factor = law_forms, float(units_factor)
+        self.units = dict(units or {})
+        self.dimensions = {str(name): parse_unit(text, str(name)) for name, text in self.units.items()}
         if isinstance(symmetry_rounds, bool) or not isinstance(symmetry_rounds, int) or symmetry_rounds < 1:
             raise SymgradError(f"search.options.symmetry_rounds={symmetry_rounds!r} is not allowed; use a positive "
                                "integer (1: pairs only)")
@@ -176,9 +195,12 @@ class AutoBackend:
         interrupted = False
         candidates: list[tuple[sp.Expr, str]] = []
         path_entries: list[Entry] = []
+        searched: tuple[str, ...] = ()
         self._check_units(problem, info, say)
+        self._check_dimensions(problem)
         try:
             sub = self._screen(problem, info, say)
+            searched = sub.feature_names
             reduced, substitution = self._reduce(sub, info, say)
 
             library_front = self._back(self._library(reduced).search(reduced, seed=seed).front, reduced, substitution,
@@ -202,8 +224,12 @@ class AutoBackend:
             interrupted = True
             say("auto: interrupted; returning the formulas found so far")
         front = self._final_front(candidates, problem, info, say)
+        if self.law_forms and len(front) and not interrupted and self._remaining() > 0:
+            front = self._law_forms(front, problem, searched, info, say)
         if path_entries:
             front = front.merge(Front(tuple(path_entries)))
+        if self.dimensions and len(front):
+            front = self._prefer_consistent(front, problem, info, say)
         info["seconds"] = time.monotonic() - start
         return SearchResult(front, info, interrupted)
 
@@ -219,6 +245,25 @@ class AutoBackend:
                    else "raw-unit gradients are dominated by the narrowest inputs")
             info["scale_warning"] = f"the inputs' spreads differ {ratio:.3g}-fold; {how}"
             say(f"auto: warning: {info['scale_warning']}")
+
+    def _check_dimensions(self, problem: SearchProblem) -> None:
+        unknown = sorted(set(self.dimensions) - set(problem.feature_names))
+        if unknown:
+            raise SymgradError(f"units are given for {unknown}, which are not inputs of the problem "
+                               f"{list(problem.feature_names)}")
+
+    def _law_forms(self, front: Front, problem: SearchProblem, searched: Sequence[str], info: dict,
+                   say: Progress) -> Front:
+        front, info["law_forms"] = with_law_forms(front, problem, searched, self.dimensions or None)
+        if info["law_forms"]["kept"]:
+            say(f"auto: the law's forms on the front: {', '.join(info['law_forms']['kept'])}")
+        return front
+
+    def _prefer_consistent(self, front: Front, problem: SearchProblem, info: dict, say: Progress) -> Front:
+        front, info["dimensions"] = prefer_consistent(front, problem, self.units, self.dimensions, self.units_factor)
+        if info["dimensions"].get("inconsistent_left_out"):
+            say(f"auto: {info['dimensions']['inconsistent_left_out']} dimensionally inconsistent formulas left out")
+        return front
 
     def _library(self, problem: SearchProblem) -> LibraryBackend:
         """The library fit; unless set in ``library``, its term budget grows with the inputs
@@ -277,11 +322,14 @@ class AutoBackend:
             scores = relevance(problem.directions)
             ranking = [int(i) for i in np.argsort(-scores, kind="stable")]
         else:
-            screening = screen_inputs(problem.directions, problem.feature_names, threshold=self.screen_threshold,
-                                      force=self.force_inputs)
+            # an input within the noise of a kept one, or paired with one by a symmetry, is kept with it
+            screening = screen_problem(problem, threshold=self.screen_threshold, force=self.force_inputs,
+                                       symmetry_threshold=self.symmetry_threshold if self.symmetry else None,
+                                       kinds=self.symmetry_kinds)
             kept, scores, ranking = list(screening.kept), np.array(screening.scores), list(screening.ranking)
             info["screening"] = {"kept": list(screening.kept_names),
-                                 "ranking": [[problem.feature_names[i], float(scores[i])] for i in ranking]}
+                                 "ranking": [[problem.feature_names[i], float(scores[i])] for i in ranking],
+                                 "tied": [problem.feature_names[i] for i in screening.tied]}
         if len(kept) > self.max_inputs:
             # the memory and time of every later stage grow with the inputs searched
             forced = [i for i in ranking if problem.feature_names[i] in (self.force_inputs or ())]
