@@ -47,11 +47,9 @@ class AutoBackend:
        merged front is re-scored on the held-out points of the original problem.
     6. Degenerate case: if a linear formula in the screened inputs is within ``linear_factor``
        of the best held-out L, ``info["linear_concept"]`` of the result reports it.
-    7. The sparse linear path (``symgrad.search.path``) over all inputs, screening aside: one
-       linear formula per size, 1, 2, ... up to every input, kept on the front beside the rest
-       (source "path") so that a table decided by many weak inputs has its scorecard-like
-       formula at every size; and the additive path (inputs through log, square, reciprocal or
-       square root where that aligns better), whose formulas are candidates like the library's.
+    7. The sparse linear path (``symgrad.search.path``) over all inputs, screening aside:
+       linear formulas of every size kept on the front (source "path"), a table's scorecard at
+       each size; and additive formulas (log, square, ...), candidates like the library's.
     8. The law's forms (``symgrad.search.boundary_form``): products of powers fitted over the
        inputs of the best formulas and, with ``units``, dimensionless groups, scored like the rest.
 
@@ -64,9 +62,8 @@ class AutoBackend:
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
         symmetry_rounds: rounds of pair reduction; each later round may pair a variable made in
             the round before with another (1: pairs only; 4 can merge up to 16 inputs).
-        symmetry_kinds: the pair symmetries tested, from sum, difference, product, ratio (all by
-            default: with ratios on, the nine paper cases gave the same formulas, and unseen
-            concepts such as sqrt(L / g) came back as L / g instead of a quadratic look-alike).
+        symmetry_kinds: the pair symmetries tested (``symmetry.KINDS``, all by default: sum,
+            difference, product, ratio, sum and difference of squares).
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
         gp: run GP at all.
