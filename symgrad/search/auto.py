@@ -19,7 +19,7 @@ from .loss import unit_rows
 from .path import SMALL, additive_path_front, forward_path, linear_path_front
 from .screening import relevance, screen_problem
 from .select import select
-from .symmetry import KINDS, reduce_repeatedly, substitute_back
+from .symmetry import AUTO_KINDS, KINDS, reduce_repeatedly, substitute_back
 
 
 class AutoBackend:
@@ -62,8 +62,8 @@ class AutoBackend:
         symmetry, symmetry_threshold: symmetry reduction and its acceptance threshold.
         symmetry_rounds: rounds of pair reduction; each later round may pair a variable made in
             the round before with another (1: pairs only; 4 can merge up to 16 inputs).
-        symmetry_kinds: the pair symmetries tested (``symmetry.KINDS``, all by default: sum,
-            difference, product, ratio, sum and difference of squares).
+        symmetry_kinds: the pair symmetries tested, from ``symmetry.KINDS`` (default
+            ``AUTO_KINDS``: sum, difference, product, ratio; the squared kinds are opt-in).
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
         gp: run GP at all.
@@ -101,7 +101,7 @@ class AutoBackend:
     def __init__(self, *, screen: bool = True, screen_threshold: float = 0.1, force_inputs: Sequence[str] | None = None,
                  max_inputs: int = 20,
                  symmetry: bool = True, symmetry_threshold: float = 0.12, symmetry_rounds: int = 4,
-                 symmetry_kinds: Sequence[str] = KINDS, library: dict[str, Any] | None = None,
+                 symmetry_kinds: Sequence[str] = AUTO_KINDS, library: dict[str, Any] | None = None,
                  operon: dict[str, Any] | None = None, gp: bool = True, gp_seeds: int = 2,
                  gp_bands: Sequence[float | None] = (None, 2.0), gp_evaluations: int = 100_000,
                  gp_stall: int | None = 20_000, gp_time_limit: float = 60.0,
