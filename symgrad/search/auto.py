@@ -63,7 +63,7 @@ class AutoBackend:
         symmetry_rounds: rounds of pair reduction; each later round may pair a variable made in
             the round before with another (1: pairs only; 4 can merge up to 16 inputs).
         symmetry_kinds: the pair symmetries tested, from ``symmetry.KINDS`` (default
-            ``AUTO_KINDS``: sum, difference, product, ratio; the squared kinds are opt-in).
+            ``AUTO_KINDS``: sum, difference, product, ratio, difference of squares).
         library: options for ``LibraryBackend`` (screening is done here).
         operon: options for ``OperonBackend`` (``time_limit`` is set per run).
         gp: run GP at all.
