@@ -51,6 +51,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     from .network.importers import describe, import_model, is_network
     from .neurons import FunctionNeuron, from_function
     from .judging.judge import judge_front
+    from .judging.law import law_form_choice, law_statement
     from .pipeline import neuron_record, run_search
     from .sampling import band_sample, gradient_arrays, subsample
     from .record import versions
@@ -119,8 +120,11 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         model_record = Model(hidden=tuple(subject.hidden_sizes), activation=subject.activation,
                              test_accuracy=float(np.mean(subject.predict(x[test_rows]) == evidence.test.y))
                              if labelled else None, extra={"source": describe(model)})
-    front, _, floor, conclusion = judge_front(front, problem, evidence, neuron=neuron, search_info=info,
-                                              rule=selection, factor=selection_factor)
+    front, best, floor, conclusion = judge_front(front, problem, evidence, neuron=neuron, search_info=info,
+                                                 rule=selection, factor=selection_factor)
+    # the law's form and the rounded threshold, as the pipeline states them (judging/law.py)
+    best, conclusion = law_form_choice(front, best, floor, conclusion, neuron=neuron, features=tuple(names))
+    conclusion = law_statement(conclusion, evidence, neuron=neuron)
     record = Record(
         seed=seed, features=tuple(names), status="interrupted" if interrupted else "finished", versions=versions(),
         timings=timings, neuron=neuron, data=data, model=model_record,
