@@ -73,11 +73,7 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     engine = make_backend(backend, options)
     timings: dict[str, float] = {}
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(x))
-    cut = int(len(x) * (1 - holdout_fraction))
-    rest = order[cut:]
-    search_rows, validation_rows, test_rows = (np.sort(order[:cut]), np.sort(rest[: len(rest) // 2]),
-                                               np.sort(rest[len(rest) // 2:]))
+    search_rows, validation_rows, test_rows, rest = _split_rows(len(x), holdout_fraction, rng)
     t0 = time.perf_counter()
     if isinstance(subject, FunctionNeuron):
         spec = None
@@ -136,6 +132,16 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     artifacts = Artifacts(model=None if spec is None else subject, gradients=arrays,
                           function=subject.function if spec is None else None)
     return Result.from_record(record, artifacts=artifacts)
+
+
+def _split_rows(n: int, holdout_fraction: float, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of ``explain``'s split of n points: (search, validation, test) each sorted, and
+    the held-out rest (validation + test, in drawn order) whose band points score formulas."""
+    order = rng.permutation(n)
+    cut = int(n * (1 - holdout_fraction))
+    rest = order[cut:]
+    return np.sort(order[:cut]), np.sort(rest[: len(rest) // 2]), np.sort(rest[len(rest) // 2:]), rest
 
 
 def _points(x: Any) -> np.ndarray:
@@ -226,11 +232,7 @@ def judge_formulas(model: Any, x: np.ndarray, formulas: Sequence[str], *, y: Seq
     classifier = model if isinstance(model, Classifier) else import_model(model, x)
     names = classifier.feature_names
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(x))
-    cut = int(len(x) * (1 - holdout_fraction))
-    rest = order[cut:]
-    search_rows, validation_rows, test_rows = (np.sort(order[:cut]), np.sort(rest[: len(rest) // 2]),
-                                               np.sort(rest[len(rest) // 2:]))
+    search_rows, validation_rows, test_rows, rest = _split_rows(len(x), holdout_fraction, rng)
     spec = _default_neuron(classifier)
     sample = band_sample(classifier, spec, x[search_rows], band=band, what="search points")
     holdout = band_sample(classifier, spec, x[rest], band=band, what="held-out points")
