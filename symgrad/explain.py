@@ -10,7 +10,7 @@ import numpy as np
 from .judging.assess import Evidence
 from .errors import SymgradError
 from .network.model import Classifier
-from .neurons import NeuronSpec
+from .neurons import NeuronSpec, neuron_values
 from .result import Artifacts, Result
 
 Progress = Callable[[str], None]
@@ -95,7 +95,10 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     # gradients are compared in units of each input's spread, as in the pipeline (docs/method.md, "Units")
     problem = SearchProblem(search.x, search.directions, holdout.x, holdout.directions, names,
                             margin=None if spec is None else search.margin,
-                            values=None if spec is None else search.values).in_spread_units(np.std(x, axis=0))
+                            values=None if spec is None else search.values,
+                            sides_x=None if spec is None else x[search_rows],
+                            sides_values=None if spec is None else neuron_values(subject, spec, x[search_rows]),
+                            ).in_spread_units(np.std(x, axis=0))
     t0 = time.perf_counter()
     found = run_search(engine, problem, seed=seed, progress=progress or (lambda _m: None))
     front, info, interrupted = found.front, found.info, found.interrupted
@@ -108,7 +111,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         model_record = Model(extra={"source": subject.description})
         evidence = Evidence(None, None, holdout, scale=problem.scale, names=tuple(names))
     else:
-        evidence, labelled = _network_evidence(subject, spec, holdout, x, y, validation_rows, test_rows, problem.scale)
+        evidence, labelled = _network_evidence(subject, spec, holdout, x, y, search_rows, validation_rows, test_rows,
+                                                problem.scale)
         neuron = neuron_record(subject, spec)
         data = Data(n_rows=len(x), n_features=len(names), n_classes=subject.n_classes,
                     class_names=tuple(subject.class_names),
@@ -185,7 +189,7 @@ def _class_ids(y: Sequence, classifier: Classifier, n: int) -> np.ndarray:
                        f"0..{classifier.n_classes - 1} nor the classifier's class names {names}")
 
 
-def _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_rows, scale):
+def _network_evidence(classifier, spec, holdout, x, y, training_rows, validation_rows, test_rows, scale):
     from .data.tables import Dataset
 
     labelled = y is not None
@@ -198,7 +202,7 @@ def _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_row
     if len(validation_rows) < 2 or len(test_rows) < 2:
         raise SymgradError(f"{len(x)} points are too few to fit and check thresholds; give at least 20")
     evidence = Evidence(classifier, spec, holdout, part(validation_rows), part(test_rows), scale=scale,
-                        labelled=labelled)
+                        labelled=labelled, training=x[training_rows])
     return evidence, labelled
 
 
@@ -239,7 +243,8 @@ def judge_formulas(model: Any, x: np.ndarray, formulas: Sequence[str], *, y: Seq
     sample, holdout = subsample(sample, n_points, rng), subsample(holdout, n_points, rng)
     problem = SearchProblem(sample.x, sample.directions, holdout.x, holdout.directions, names,
                             margin=sample.margin, values=sample.values).in_spread_units(np.std(x, axis=0))
-    evidence, _ = _network_evidence(classifier, spec, holdout, x, y, validation_rows, test_rows, problem.scale)
+    evidence, _ = _network_evidence(classifier, spec, holdout, x, y, search_rows, validation_rows, test_rows,
+                                     problem.scale)
     entries = [Entry.from_expr(parse_formula(f, names), problem, source="given") for f in formulas]
     found: list[Entry] = []
     if search:

@@ -19,7 +19,7 @@ from .data.datasets import keep_classes, load_shipped
 from .data.tables import Dataset, Split, load_csv, split_dataset
 from .errors import SymgradError
 from .network.model import Classifier
-from .neurons import NeuronSpec, target_class
+from .neurons import NeuronSpec, neuron_values, target_class
 from .sampling import gradient_arrays, gradient_samples
 from .result import Artifacts, Result, load_run, write_outputs
 from . import record as record_mod
@@ -284,7 +284,10 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
     # gradients are compared in units of each input's spread (docs/method.md, "Units")
     problem = SearchProblem(search_sample.x, search_sample.directions, holdout_sample.x, holdout_sample.directions,
                             dataset.feature_names, oriented=config["search"]["oriented"],
-                            margin=search_sample.margin, values=search_sample.values).in_spread_units(np.std(split.train.x, axis=0))
+                            margin=search_sample.margin, values=search_sample.values,
+                            # the sparse path reads the network's two sides on every training row
+                            sides_x=split.train.x, sides_values=neuron_values(classifier, spec, split.train.x),
+                            ).in_spread_units(np.std(split.train.x, axis=0))
     arrays = gradient_arrays(search_sample, holdout_sample, split.test.x, problem.scale)
     np.savez(run_dir / "gradients.npz", **arrays)
     record = save(replace(
@@ -306,7 +309,8 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
                           front=tuple(record_mod.Formula.from_dict(e.to_dict()) for e in front)))
 
     t0 = time.perf_counter()
-    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale)
+    evidence = Evidence(classifier, spec, holdout_sample, split.validation, split.test, scale=problem.scale,
+                        training=split.train.x)
     front, best, floor, conclusion = judge_front(front, problem, evidence, neuron=record.neuron,
                                                  search_info=found.info, rule=config["search"]["selection"],
                                                  factor=config["search"]["selection_factor"])

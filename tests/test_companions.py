@@ -136,3 +136,25 @@ def test_a_companion_that_cannot_run_leaves_a_row_not_a_failed_run(a1_evidence, 
     assert section["errors"] == {"logistic": "the surrogate companions need scikit-learn; install it"}
     assert section["rows"][0]["agreement"] is None
     assert section["rows"][0]["rule"].startswith("not available: the surrogate companions need scikit-learn")
+
+
+def test_a_formulas_threshold_is_fitted_on_the_training_and_validation_points(trained_a1):
+    # four validation points cannot place the level of x0**2 + 2*x1**2; with the training rows
+    # (the network's labels on them cost nothing) the threshold lands on the network's boundary
+    from dataclasses import replace
+
+    from symgrad.data.tables import Dataset
+    from symgrad.judging.assess import assess_entry
+    from symgrad.judging.metrics import fit_threshold
+
+    classifier, split, _ = trained_a1
+    spec = NeuronSpec.output()
+    holdout = normalized_gradients(classifier, spec, split.validation.x)
+    few = Dataset(x=split.validation.x[:4], y=split.validation.y[:4], feature_names=split.validation.feature_names,
+                  n_classes=2)
+    alone = Evidence(classifier, spec, holdout, few, split.test, split.train.x.std(axis=0))
+    entry = Entry("x0**2 + 2*x1**2", 7, 0.0)
+    g = split.validation.x[:4, 0] ** 2 + 2 * split.validation.x[:4, 1] ** 2
+    assert assess_entry(entry, alone)["threshold"] == pytest.approx(fit_threshold(g, alone.validation_labels)[0])
+    metrics = assess_entry(entry, replace(alone, training=split.train.x))
+    assert abs(metrics["threshold"] - 1.0) < 0.1 and metrics["boundary_agreement"] > 0.97

@@ -12,8 +12,9 @@ from symgrad.judging.verdict import NOISY_FLOOR, choose_by_agreement, conclude
 from symgrad.pipeline import interpret
 from symgrad.record import Floor, Neuron
 from symgrad.search.base import Entry, Front, SearchProblem
-from symgrad.search.path import (_bordered_top_eigenvalues, decision_path, decision_weights, forward_path,
-                                 linear_path_front, path_sizes, separation)
+from symgrad.search.loss import unit_rows
+from symgrad.search.path import (MAX_SIDES, _bordered_top_eigenvalues, decision_path, decision_weights, forward_path,
+                                 linear_path_front, network_sides, path_sizes, separation)
 
 
 def test_bordered_eigenvalues_match_a_direct_computation():
@@ -193,3 +194,33 @@ def test_the_additive_path_finds_shapes_where_they_pay():
     assert "log(x0)" in best.expression and "x2**2" in best.expression and best.loss < 0.01
     linear = min(linear_path_front(problem), key=lambda e: e.loss)
     assert best.loss < 0.5 * linear.loss
+
+
+def test_the_networks_sides_are_read_on_every_training_row_when_given():
+    # the band's 40 search points lie where x0 hardly varies and their values follow x1 alone,
+    # while over all 3000 training rows the network's sides follow x2: with the rows, the
+    # decision path starts with x2; without them, with x1
+    rng = np.random.default_rng(7)
+    rows = rng.normal(size=(3000, 3))
+    band = rows[:40] * [0.01, 1.0, 0.01]
+    directions = unit = unit_rows(np.tile([0.1, 0.5, 0.8], (40, 1)))
+    names = ("x0", "x1", "x2")
+    blind = SearchProblem(band, directions, band, unit, names, values=band[:, 1])
+    seeing = SearchProblem(band, directions, band, unit, names, values=band[:, 1], sides_x=rows,
+                           sides_values=rows[:, 2] + 0.1 * rows[:, 1])
+    assert decision_path(blind, [0, 1, 2])[0][0] == (1,)
+    assert decision_path(seeing, [0, 1, 2])[0][0] == (2,)
+    x, sides = network_sides(seeing)
+    assert len(x) == 3000 and np.array_equal(sides, rows[:, 2] + 0.1 * rows[:, 1] > 0)
+    # a subset keeps the rows' columns with the problem's
+    assert network_sides(seeing.subset([2, 0]))[0].shape == (3000, 2)
+
+
+def test_the_sides_are_read_on_a_fixed_draw_of_at_most_max_sides_rows():
+    rng = np.random.default_rng(8)
+    rows = rng.normal(size=(MAX_SIDES + 500, 2))
+    problem = SearchProblem(rows[:50], unit_rows(rows[:50]), rows[:50], unit_rows(rows[:50]), ("a", "b"),
+                            sides_x=rows, sides_values=rows[:, 0])
+    first, second = network_sides(problem), network_sides(problem)
+    assert len(first[0]) == MAX_SIDES
+    np.testing.assert_array_equal(first[0], second[0])

@@ -30,11 +30,15 @@ class Evidence:
         classifier, spec: the network and the interpreted neuron; None for a plain function,
             whose formulas are judged by gradient alignment alone.
         holdout: held-out band points with the neuron's unit gradients and values.
-        validation: data on which each formula's threshold is fitted (to the network's labels).
+        validation: data on which, with ``training``, each formula's threshold is fitted (to the
+            network's labels).
         test: data on which the thresholded formula is compared with the network and the truth.
         scale: (d,) spread of each input: gradients are compared in these units, as in the search.
         labelled: whether ``test.y`` holds true labels (points given without labels do not).
         names: the input names when there is no classifier (a plain function).
+        training: (n, d) training inputs; the threshold is fitted on these and the validation
+            points together (the network's labels cost nothing, and a threshold fitted on a small
+            validation split alone is noisy: 36 points on a digits pair), never on test points.
     """
 
     classifier: Classifier | None
@@ -45,6 +49,7 @@ class Evidence:
     scale: np.ndarray | None = None
     labelled: bool = True
     names: tuple[str, ...] = ()
+    training: np.ndarray | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -104,6 +109,16 @@ class Evidence:
     def test_labels(self) -> np.ndarray:
         return self.network_labels(self.test.x)
 
+    @functools.cached_property
+    def threshold_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """((n, d) points, (n,) network labels) on which a formula's threshold is fitted: the
+        training points, if given, and the validation points."""
+        if self.training is None or not len(self.training):
+            return self.validation.x, self.validation_labels
+        training = np.asarray(self.training, dtype=np.float64)
+        return (np.concatenate([training, self.validation.x]),
+                np.concatenate([self.network_labels(training), self.validation_labels]))
+
     def true_labels(self, data: Dataset) -> np.ndarray:
         return (data.y == self.target_class).astype(np.int32)
 
@@ -113,7 +128,7 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
 
     Alignment and rank correlation are measured on the held-out band points. Where a network
     decides (``evidence.decides``), the rule "target class iff orientation·g > orientation·threshold"
-    is fitted to the network's labels on the validation split and scored on the whole test split
+    is fitted to the network's labels on the training and validation points and scored on the whole test split
     against the network's labels (``boundary_agreement``, ``boundary_agreement_auc``) and, when the
     points are labelled, the true labels (``true_label_accuracy``, ``true_label_auc``), next to
     ``net_accuracy``. For an output logit the formula's level set is also compared with the
@@ -136,7 +151,8 @@ def assess_entry(entry: Entry, evidence: Evidence) -> dict[str, Any]:
     if boundary is not None and len(boundary.x):
         metrics.update(boundary_metrics(entry.expression, names, boundary))
     g = value_function(expr, names)
-    threshold, orientation, _ = fit_threshold(g(evidence.validation.x), evidence.validation_labels)
+    fit_x, fit_labels = evidence.threshold_points
+    threshold, orientation, _ = fit_threshold(g(fit_x), fit_labels)
     g_test = g(evidence.test.x)
     predicted = rule_labels(g_test, threshold, orientation)
     net = evidence.test_labels

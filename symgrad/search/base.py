@@ -38,6 +38,10 @@ class SearchProblem:
         scale: optional (d,) positive spread of each input (None: raw units, all ones).
         values: optional (n,) the neuron's value at ``x`` (the logit of a decision neuron); the
             sparse path reads the network's side of the boundary from it.
+        sides_x: optional (N, d) points (raw units) where the sparse path reads the network's two
+            sides instead, typically every training row: the band's search points hold only the
+            rows near the boundary, often a few dozen on a small confident table.
+        sides_values: (N,) the neuron's value at ``sides_x``; given with it or not at all.
     """
 
     x: np.ndarray
@@ -49,6 +53,8 @@ class SearchProblem:
     margin: np.ndarray | None = None
     scale: np.ndarray | None = None
     values: np.ndarray | None = None
+    sides_x: np.ndarray | None = None
+    sides_values: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -102,7 +108,8 @@ class SearchProblem:
             self, x=self.x[:, cols], directions=unit_rows(self.directions[:, cols]),
             x_holdout=self.x_holdout[:, cols], directions_holdout=unit_rows(self.directions_holdout[:, cols]),
             feature_names=tuple(self.feature_names[i] for i in cols),
-            scale=None if self.scale is None else self.spread[cols])
+            scale=None if self.scale is None else self.spread[cols],
+            sides_x=None if self.sides_x is None else self.sides_x[:, cols])
 
     def band(self, max_margin: float) -> "SearchProblem":
         """The search points whose decision margin is below ``max_margin`` (held-out points kept)."""

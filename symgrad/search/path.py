@@ -24,11 +24,14 @@ weighs strongly may seldom vary across its boundary, while a tree splits on the 
 separates the two sides. So the small supports come from a second selection as well
 (``decision_path``): at each step every free input joins the support, the linear formula takes
 the top eigenvector of M on it (its weights still follow the gradients), and the input whose
-formula best separates the network's two sides of the boundary on the search points (the sign of
-the neuron's value, best threshold) is added. Both paths' formulas go on the front, scored alike.
+formula best separates the network's two sides of the boundary (the sign of the neuron's value,
+best threshold) is added. The sides are read on every training row where the problem carries them
+(``SearchProblem.sides_x``), else on the search points: on a small confident table the band holds
+a few dozen rows near the boundary, too few to tell a pixel that decides from one that does not.
+Both paths' formulas go on the front, scored alike.
 
 On every support of either path, a second linear formula is fitted to those sides instead of the
-gradients (``decision_weights``: a logistic regression with a small ridge on the search points,
+gradients (``decision_weights``: a logistic regression with a small ridge on the same points,
 never the held-out or test points that score it). Where the network's gradients are noisy its
 decisions can pin the weights better; where they are not, its L shows it follows the gradients
 less. It joins the front like the others, and the choice and the verdict judge it the same way.
@@ -52,13 +55,16 @@ SIGNIFICANT = 3  # digits kept in the weights (the verdict is insensitive to the
 # a shape is kept only if it removes this fraction of the remaining misalignment (held-out L
 # too): on a linear input any shape reweights the points and wins by round-off otherwise
 SHAPE_GAIN = 0.05
-# the smaller side of the neuron's sign must hold this share of the search points to be read as
+# the smaller side of the neuron's sign must hold this share of the points to be read as
 # the network's decisions; otherwise the neuron's median splits the points
 MIN_SIDE = 0.1
 # ridge of the decision-fitted weights, per point, in spread units: keeps them finite where the
 # network's sides are separable, and small enough not to bias them where they are not
 RIDGE = 1e-1
 NEWTON_STEPS = 25
+# the most points the network's sides are read on (a fixed draw beyond): the decision path sorts
+# (points x free inputs) scores per step
+MAX_SIDES = 5000
 # one-input shapes of the additive path: name -> (f, f', where it may be used)
 SHAPES = {
     "log": (sp.log, lambda x: 1.0 / x, lambda x: bool(np.all(x > 0))),
@@ -158,18 +164,26 @@ def _whole_multiple(coefficients: np.ndarray, largest: int = 12) -> np.ndarray |
 
 
 def network_sides(problem: SearchProblem) -> tuple[np.ndarray, np.ndarray] | None:
-    """The search points and the network's side of its boundary at each.
+    """The points where the network's two sides are read, and its side at each.
 
     Returns:
-        ((n, d) points, (n,) bool sides): the side is the sign of the neuron's value, or above its
-        median where the sign leaves under ``MIN_SIDE`` of the points on one side (a hidden unit);
-        None without values or with one side empty.
+        ((n, d) points, (n,) bool sides): ``problem.sides_x`` (at most ``MAX_SIDES`` of them, a
+        fixed draw) or else the search points; the side is the sign of the neuron's value, or
+        above its median where the sign leaves under ``MIN_SIDE`` of the points on one side (a
+        hidden unit); None without values or with one side empty.
     """
-    if problem.values is None or len(problem.values) != len(problem.x):
+    if problem.sides_x is not None and problem.sides_values is not None \
+            and len(problem.sides_values) == len(problem.sides_x):
+        x, values = problem.sides_x, np.asarray(problem.sides_values, dtype=np.float64)
+        if len(x) > MAX_SIDES:
+            keep = np.sort(np.random.default_rng(0).choice(len(x), size=MAX_SIDES, replace=False))
+            x, values = x[keep], values[keep]
+    elif problem.values is not None and len(problem.values) == len(problem.x):
+        x, values = problem.x, np.asarray(problem.values, dtype=np.float64)
+    else:
         return None
-    values = np.asarray(problem.values, dtype=np.float64)
     keep = np.isfinite(values)
-    x, values = problem.x[keep], values[keep]
+    x, values = x[keep], values[keep]
     sides = values > 0
     if min(sides.mean(), 1.0 - sides.mean()) < MIN_SIDE:
         sides = values > np.median(values)
