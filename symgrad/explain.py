@@ -123,7 +123,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
     front, best, floor, conclusion = judge_front(front, problem, evidence, neuron=neuron, search_info=info,
                                                  rule=selection, factor=selection_factor)
     # the law's form and the rounded threshold, as the pipeline states them (judging/law.py)
-    best, conclusion = law_form_choice(front, best, floor, conclusion, neuron=neuron, features=tuple(names))
+    best, conclusion = law_form_choice(front, best, floor, conclusion, neuron=neuron, features=tuple(names),
+                                       evidence=evidence)
     conclusion = law_statement(conclusion, evidence, neuron=neuron)
     record = Record(
         seed=seed, features=tuple(names), status="interrupted" if interrupted else "finished", versions=versions(),

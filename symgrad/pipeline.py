@@ -315,7 +315,7 @@ def interpret_neuron(config: dict[str, Any], classifier: Classifier, spec: Neuro
                                                  search_info=found.info, rule=config["search"]["selection"],
                                                  factor=config["search"]["selection_factor"])
     best, conclusion = law_form_choice(front, best, floor, conclusion, neuron=record.neuron,
-                                       features=dataset.feature_names)
+                                       features=dataset.feature_names, evidence=evidence)
     conclusion = law_statement(conclusion, evidence, neuron=record.neuron,
                                units=feature_units(config, dataset.renamed))
     record = replace(record, floor=floor).with_conclusion(conclusion)

@@ -167,3 +167,31 @@ def test_the_laws_form_is_shown_only_when_it_draws_the_same_boundary(law, chosen
     assert (after.best.expression == law.expression) is chosen and after.verdict.kind == "faithful"
     assert ("the law's form" in (after.selection.note or "")) is chosen
     assert after.front[after.best_index].expression == shown.expression
+
+
+def test_the_laws_form_may_lose_what_chance_explains_where_the_two_formulas_decide_differently():
+    # 22x the choice's L near the boundary, beyond the floor: without evidence 0.1 points less
+    # agreement refuses the law (above); with the test points, the points where the two formulas
+    # decide differently (c) are the only evidence between them, and 2 sqrt(c) of them may go
+    from types import SimpleNamespace
+
+    from symgrad.judging.law import law_form_choice
+    from symgrad.judging.verdict import conclude
+    from symgrad.record import Floor, Neuron
+
+    x = np.random.default_rng(3).uniform([0.5, 0.2], [3.0, 1.0], size=(1000, 2))
+    evidence = SimpleNamespace(decides=True, test=SimpleNamespace(x=x))
+    changed = int(np.sum((x[:, 0] / 10 - 5 * x[:, 1] ** 2 / 2 > 0.5) != (x[:, 0] / x[:, 1] ** 2 > 0.5)))
+    assert changed >= 4
+    best = _judged("x0/10 - 5*x1**2/2", 9, 0.0002, 0.0004, 0.996)
+    floor = Floor(value=0.002, minimum=0.002)
+    neuron = Neuron(kind="output", description="output logit", decides=True, target_class=1)
+    for lost, shown in ((1, True), (int(2 * np.sqrt(changed)) + 2, False)):
+        law = _judged("x0/x1**2", 5, 0.002, 0.0090, 0.996 - lost / 1000)
+        front = Front((best, law))
+        first, conclusion = conclude(front, neuron=neuron, floor=floor)
+        blind = law_form_choice(front, first, floor, conclusion, neuron=neuron, features=("x0", "x1"))[0]
+        seeing = law_form_choice(front, first, floor, conclusion, neuron=neuron, features=("x0", "x1"),
+                                 evidence=evidence)[0]
+        assert blind.expression == best.expression
+        assert (seeing.expression == law.expression) is shown

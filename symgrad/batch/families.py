@@ -60,7 +60,7 @@ class Member:
     Attributes:
         item: the run's name (a batch item id, or a run folder's name).
         expression: the formula, a sympy-parsable string in the run's inputs.
-        threshold: the level fitted to the network's decisions on the run's validation split.
+        threshold: the level fitted to the network's decisions on the run's training and validation rows.
         orientation: +1 or -1; the run predicts its target class where
             ``orientation * g > orientation * threshold``.
         verdict: the run's verdict kind ("" when none).

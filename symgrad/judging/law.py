@@ -30,15 +30,19 @@ LAW_NOTE = ("the law's form {law} draws the network's decision boundary as faith
 
 
 def law_form_choice(front: Front, best: Any, floor: Floor, conclusion: Conclusion, *,
-                    neuron: Neuron, features: tuple[str, ...]) -> tuple[Any, Conclusion]:
+                    neuron: Neuron, features: tuple[str, ...], evidence: Evidence | None = None
+                    ) -> tuple[Any, Conclusion]:
     """Show the law's form (a front entry that is a product of powers of two or more inputs,
     ``symgrad.search.boundary_form.is_power_law``) instead of a faithful choice when it is
     faithful too and smaller, and its thresholded decisions agree with the network at least as
     well as the choice's, or within ``LAW_AGREEMENT_SLACK`` of it when its L near the boundary is
     at most ``LAW_NEAR_FACTOR`` times the choice's or the network's floor; as large, it must
-    match the choice in both. A classifier identifies only its boundary, and the selection rule
-    prices held-out L over the whole band, where the law's level sets may differ from the
-    network's (docs/method.md, "The law's form")."""
+    match the choice in both. With ``evidence`` the agreements may also differ by what chance
+    explains: the test points where the two thresholded formulas decide differently are the only
+    evidence between them, so the law may lose at most 2 sqrt(c) of those c points (as
+    ``round_threshold`` judges a rounded threshold). A classifier identifies only its boundary,
+    and the selection rule prices held-out L over the whole band, where the law's level sets may
+    differ from the network's (docs/method.md, "The law's form")."""
 
     if best is None or not neuron.decides or conclusion.verdict.kind != FAITHFUL:
         return best, conclusion
@@ -54,7 +58,8 @@ def law_form_choice(front: Front, best: Any, floor: Floor, conclusion: Conclusio
         if e.complexity == best.complexity:  # no node saved: it must fit at least as well
             return law_near <= near and law_agreement >= agreement
         # decisions at least as good also vouch for it where its directions differ more
-        return law_agreement >= agreement or (law_near <= limit and law_agreement >= agreement - LAW_AGREEMENT_SLACK)
+        return (law_agreement >= agreement or (law_near <= limit and law_agreement >= agreement - LAW_AGREEMENT_SLACK)
+                or law_agreement >= agreement - _chance(e, best, evidence, features))
 
     laws = [e for e in front if e is not best and e.complexity <= best.complexity
             and isinstance(e.metrics.get("boundary_agreement"), (int, float)) and as_good(e)
@@ -68,6 +73,25 @@ def law_form_choice(front: Front, best: Any, floor: Floor, conclusion: Conclusio
         return law, replace(conclusion, best=conclusion.front[index], best_index=index, verdict=verdict,
                             statement=statement(law, neuron), selection=replace(conclusion.selection, note=note))
     return best, conclusion
+
+
+def _chance(law: Any, best: Any, evidence: Evidence | None, features: tuple[str, ...]) -> float:
+    """The agreement ``law`` may lose to ``best`` by chance: 2 sqrt(c) / n, with c of the n test
+    points decided differently by the two thresholded formulas; 0 without evidence."""
+    if evidence is None or not evidence.decides or not len(evidence.test.x):
+        return 0.0
+
+    def decisions(entry: Any) -> np.ndarray:
+        g = value_function(parse_formula(entry.expression, features), features)(evidence.test.x)
+        orientation = int(entry.metrics.get("orientation", 1))
+        with np.errstate(invalid="ignore"):
+            return orientation * g > orientation * float(entry.metrics.get("threshold", 0.0))
+
+    try:
+        changed = int(np.sum(decisions(law) != decisions(best)))
+    except Exception:  # noqa: BLE001 - a formula that cannot be evaluated gets no benefit of the doubt
+        return 0.0
+    return 2.0 * float(np.sqrt(changed)) / len(evidence.test.x)
 
 
 def law_statement(conclusion: Conclusion, evidence: Evidence, *, neuron: Neuron,
