@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from symgrad.config import load_config
-from symgrad.data.tables import Dataset, split_dataset
 from symgrad.pipeline import interpret
 
 SETS = ("cancer", "digits38", "digits17", "digits49", "penguins", "weak40", "weak100")
@@ -44,7 +43,7 @@ def _write(path: Path, names: list[str], x: np.ndarray, labels) -> Path:
     return path
 
 
-def make_set(name: str, folder: Path, seed: int = 0) -> tuple[Path, int]:
+def make_set(name: str, folder: Path) -> tuple[Path, int]:
     """(the CSV of set ``name``, its number of inputs)."""
     if name == "cancer":
         from sklearn.datasets import load_breast_cancer
@@ -60,11 +59,6 @@ def make_set(name: str, folder: Path, seed: int = 0) -> tuple[Path, int]:
         keep = (data.target == a) | (data.target == b)
         x = data.data[keep]
         columns = [j for j in range(x.shape[1]) if x[:, j].std() > 0]
-        # a pixel that varies only outside the run's training rows is dropped, as the run's error
-        # message asks (the default sets have none)
-        train = split_dataset(Dataset(x=x, y=np.zeros(len(x), np.int32), feature_names=tuple(map(str, range(64))),
-                                      n_classes=2), seed=seed).train.x
-        columns = [j for j in columns if train[:, j].std() > 0]
         return _write(folder / f"{name}.csv", [f"p{j}" for j in columns], x[:, columns], data.target[keep]), len(columns)
     if name.startswith("wine"):
         from sklearn.datasets import load_wine
@@ -99,7 +93,7 @@ def make_set(name: str, folder: Path, seed: int = 0) -> tuple[Path, int]:
 
 
 def run_set(name: str, seed: int, folder: Path) -> dict:
-    path, d = make_set(name, folder, seed)
+    path, d = make_set(name, folder)
     config = load_config(None, [f"data.path={path}", "data.label=label", "progress=false", f"seed={seed}",
                                 "companions=[tree, logistic]"])
     t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from .judging.judge import judge_front
 from .judging.law import law_form_choice, law_statement
 from .data.concepts import CONCEPTS, Concept, custom_concept, make_concept_dataset
 from .data.datasets import keep_classes, load_shipped
-from .data.tables import Dataset, Split, load_csv, split_dataset
+from .data.tables import Dataset, Split, load_csv, split_dataset, without_constant
 from .errors import SymgradError
 from .network.model import Classifier
 from .neurons import NeuronSpec, neuron_values, target_class
@@ -177,7 +177,14 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
+    trained_here = model_path is None and classifier is None
+    if trained_here or classifier is not None and classifier.feature_names != dataset.feature_names:
+        # a network trained here (or by a batch from this config) never sees a constant column
+        dataset, split = without_constant(dataset, split)
     timings["data"] = time.perf_counter() - t0
+    if dataset.constant:
+        say(f"left out the column(s) {list(dataset.constant)}: they take one value on the training rows, so neither "
+            "the network nor a formula can use them")
     if dataset.left_out:
         say(f"left out the row-index column(s) {list(dataset.left_out)} (they number the rows); list the features "
             "in data.features to use them")
@@ -353,4 +360,5 @@ def _data_record(config: dict[str, Any], dataset: Dataset, split: Split) -> reco
         n_rows=int(len(dataset.y)), n_features=dataset.n_features, n_classes=dataset.n_classes,
         class_names=tuple(dataset.class_names), split=(len(split.train.y), len(split.validation.y), len(split.test.y)),
         truth=dataset.truth, threshold=dataset.threshold, renamed=dict(dataset.renamed),
-        left_out=tuple(dataset.left_out), **data_source(config))
+        left_out=tuple(dataset.left_out), **data_source(config),
+        extra={"constant": list(dataset.constant)} if dataset.constant else {})

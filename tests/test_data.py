@@ -136,3 +136,38 @@ def test_very_long_column_names_are_shortened_for_formulas(tmp_path):
     # a formula over all of them stays far below the parser's length limit
     formula = " + ".join(f"{n}**2*{m}" for n in data.feature_names for m in data.feature_names)
     assert parse_formula(formula, data.feature_names) is not None
+
+
+def test_a_column_constant_on_the_training_rows_is_left_out_and_said(tmp_path):
+    # a rare flag: 0 everywhere but one row, which the split puts outside the training rows; and a
+    # column that never varies. Both are left out of the network and the formulas, and recorded
+    import json
+
+    from symgrad.config import load_config
+    from symgrad.data.tables import split_dataset, without_constant
+    from symgrad.pipeline import interpret
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 2, size=(400, 2))
+    data = load_csv(write(tmp_path, "a,b,flag,unit,label\n" + "".join(
+        f"{a:.4f},{b:.4f},0,1,{int(a + b > 2)}\n" for a, b in x)), label="label")
+    split = split_dataset(data, seed=0)
+    rare = int(np.flatnonzero(data.x[:, 0] == split.test.x[0, 0])[0])  # a row of the test split
+    lines = (tmp_path / "data.csv").read_text().splitlines()
+    cells = lines[rare + 1].split(",")
+    cells[2] = "1"
+    lines[rare + 1] = ",".join(cells)
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
+    data = load_csv(tmp_path / "data.csv", label="label")
+    kept, parts = without_constant(data, split_dataset(data, seed=0))
+    assert kept.feature_names == ("a", "b") and kept.constant == ("flag", "unit")
+    assert parts.test.x.shape[1] == 2 and data.x[:, 2].std() > 0
+
+    said = []
+    config = load_config(None, [f"data.path={tmp_path / 'data.csv'}", "data.label=label", "train.epochs=5",
+                                "search.backend=library"])
+    run = interpret(config, out=tmp_path / "run", progress=said.append)
+    assert any("left out the column(s) ['flag', 'unit']" in line for line in said)
+    assert run.features == ("a", "b")
+    record = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert record["data"]["constant"] == ["flag", "unit"] and record["data"]["n_features"] == 2

@@ -66,7 +66,7 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     Returns:
         ``{"status": "finished" | "failed", "seconds", "error", "test_accuracy"}``.
     """
-    from ..data.tables import split_dataset
+    from ..data.tables import split_dataset, without_constant
     from ..errors import SymgradError
     from ..network.model import Classifier
     from ..pipeline import load_data, train_model
@@ -80,6 +80,8 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     try:
         dataset, _ = load_data(config)
         split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
+        if config["model"]["path"] is None:  # as interpret() reads the data for a network it trains
+            dataset, split = without_constant(dataset, split)
         if config["model"]["path"] is not None:
             # a given model is interpreted, not trained: copied here so that every item reads one file
             classifier, report = Classifier.load(config["model"]["path"]), None

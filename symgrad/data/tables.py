@@ -31,6 +31,8 @@ class Dataset:
             be a safe formula name (see ``symgrad.expressions.formula_names``).
         left_out: columns of the file not used as features although no feature list was given:
             row-index columns (``rownames``, ``Unnamed: 0``, ... holding the row numbers).
+        constant: features left out because they take one value on the training rows
+            (``without_constant``): no network trained on those rows, and no formula, can use them.
     """
 
     x: np.ndarray
@@ -44,10 +46,21 @@ class Dataset:
     high: np.ndarray | None = None
     renamed: dict[str, str] = field(default_factory=dict)
     left_out: tuple[str, ...] = ()
+    constant: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    def without(self, names: Sequence[str], *, constant: bool = False) -> "Dataset":
+        """This data without the features ``names`` (recorded in ``constant`` if ``constant``)."""
+        from dataclasses import replace
+
+        keep = [j for j, name in enumerate(self.feature_names) if name not in set(names)]
+        return replace(self, x=self.x[:, keep], feature_names=tuple(self.feature_names[j] for j in keep),
+                       low=None if self.low is None else self.low[keep],
+                       high=None if self.high is None else self.high[keep],
+                       constant=self.constant + (tuple(names) if constant else ()))
 
     def take(self, index: np.ndarray) -> "Dataset":
         from dataclasses import replace
@@ -72,6 +85,18 @@ def split_dataset(data: Dataset, *, fractions: Sequence[float] = (0.7, 0.1, 0.2)
         raise SymgradError(f"data has {len(order)} rows, too few to split into train/validation/test by {tuple(fractions)}")
     return Split(data.take(order[:n_train]), data.take(order[n_train:n_train + n_val]),
                  data.take(order[n_train + n_val:]))
+
+
+def without_constant(data: Dataset, split: Split) -> tuple[Dataset, Split]:
+    """The data and split without the features that take one value on the training rows (a rare
+    flag or a pixel that varies only in a few rows): a network cannot standardise them, and no
+    formula could use them. Unchanged when there is none, or when every feature is constant
+    (training then refuses the data in one sentence)."""
+    constant = [name for name, spread in zip(data.feature_names, np.std(split.train.x, axis=0)) if spread == 0]
+    if not constant or len(constant) == data.n_features:
+        return data, split
+    parts = (split.train, split.validation, split.test)
+    return data.without(constant, constant=True), Split(*(part.without(constant, constant=True) for part in parts))
 
 
 def identifier(name: str) -> str:
