@@ -177,14 +177,7 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     t0 = time.perf_counter()
     dataset, concept = load_data(config)
     split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
-    trained_here = model_path is None and classifier is None
-    if trained_here or classifier is not None and classifier.feature_names != dataset.feature_names:
-        # a network trained here (or by a batch from this config) never sees a constant column
-        dataset, split = without_constant(dataset, split)
     timings["data"] = time.perf_counter() - t0
-    if dataset.constant:
-        say(f"left out the column(s) {list(dataset.constant)}: they take one value on the training rows, so neither "
-            "the network nor a formula can use them")
     if dataset.left_out:
         say(f"left out the row-index column(s) {list(dataset.left_out)} (they number the rows); list the features "
             "in data.features to use them")
@@ -206,6 +199,12 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     # load the model before creating the directory so that a bad path leaves nothing behind
     if classifier is None:
         classifier = Classifier.load(model_path) if model_path else None
+    if classifier is None or classifier.feature_names != dataset.feature_names:
+        # a network symgrad trains (here, in a batch, or in an earlier run) never sees a constant column
+        dataset, split = without_constant(dataset, split)
+        if dataset.constant:
+            say(f"left out the column(s) {list(dataset.constant)}: they take one value on the training rows, so "
+                "neither the network nor a formula can use them")
     spec = neuron_spec(config)
     if classifier is not None:
         check_model(classifier, dataset, spec)

@@ -171,3 +171,8 @@ def test_a_column_constant_on_the_training_rows_is_left_out_and_said(tmp_path):
     assert run.features == ("a", "b")
     record = json.loads((tmp_path / "run" / "result.json").read_text())
     assert record["data"]["constant"] == ["flag", "unit"] and record["data"]["n_features"] == 2
+    # the saved network interprets the same file again (another neuron, another search)
+    again = interpret(load_config(None, [f"data.path={tmp_path / 'data.csv'}", "data.label=label",
+                                         "search.backend=library", f"model.path={tmp_path / 'run' / 'model.npz'}"]),
+                      out=tmp_path / "again", progress=None)
+    assert again.features == ("a", "b")

@@ -80,12 +80,14 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     try:
         dataset, _ = load_data(config)
         split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
-        if config["model"]["path"] is None:  # as interpret() reads the data for a network it trains
-            dataset, split = without_constant(dataset, split)
         if config["model"]["path"] is not None:
             # a given model is interpreted, not trained: copied here so that every item reads one file
             classifier, report = Classifier.load(config["model"]["path"]), None
         else:
+            classifier, report = None, None
+        if classifier is None or classifier.feature_names != dataset.feature_names:
+            dataset, split = without_constant(dataset, split)  # as interpret() reads the data
+        if classifier is None:
             classifier, report = train_model(config, split)
         classifier.save(path / MODEL_FILE)
         test_accuracy = accuracy(classifier, split.test)
