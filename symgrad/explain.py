@@ -31,7 +31,8 @@ def explain(model: Any, x: np.ndarray, *, y: Sequence | None = None, neuron: Neu
         x: (n, d) points in raw units. A seeded share ``1 - holdout_fraction`` of the rows gives
             the search points; the rest, split in halves, gives the held-out points that score
             every formula and the points on which each formula's threshold is fitted (to the
-            network's labels) and then compared with the network's decisions.
+            network's labels there and on the search rows) and then compared with the network's
+            decisions.
         y: optional (n,) true labels (class ids or the classifier's class names) for true-label
             accuracy.
         neuron: which neuron (default: the output logit of a binary classifier).
