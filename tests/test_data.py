@@ -176,3 +176,13 @@ def test_a_column_constant_on_the_training_rows_is_left_out_and_said(tmp_path):
                                          "search.backend=library", f"model.path={tmp_path / 'run' / 'model.npz'}"]),
                       out=tmp_path / "again", progress=None)
     assert again.features == ("a", "b")
+
+
+def test_data_in_which_no_feature_varies_is_refused_in_one_sentence(tmp_path):
+    from symgrad.config import load_config
+    from symgrad.pipeline import interpret
+
+    write(tmp_path, "a,b,label\n" + "".join(f"1,2,{i % 2}\n" for i in range(60)))
+    config = load_config(None, [f"data.path={tmp_path / 'data.csv'}", "data.label=label", "train.epochs=2"])
+    with pytest.raises(SymgradError, match=r"^every feature \['a', 'b'\] takes one value on the training rows; "):
+        interpret(config, out=tmp_path / "run", progress=None)

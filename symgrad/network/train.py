@@ -77,7 +77,10 @@ def train_classifier(train: Dataset, validation: Dataset, *, hidden: Sequence[in
     mean = train.x.mean(axis=0)
     scale = train.x.std(axis=0)
     constant = [n for n, s in zip(train.feature_names, scale) if s == 0]
-    if constant:
+    if constant and len(constant) == train.n_features:
+        raise SymgradError(f"every feature {constant} takes one value on the training rows; give data in which "
+                           "at least one feature varies")
+    if constant:  # the pipeline leaves these out before training; a direct call must do the same
         raise SymgradError(f"features {constant} are constant in the training data; drop them (data.features)")
     z_train = jnp.asarray((train.x - mean) / scale, jnp.float32)
     z_val = jnp.asarray((validation.x - mean) / scale, jnp.float32)
