@@ -4,8 +4,9 @@
 
 Every data set ships offline (scikit-learn's breast cancer, digits and wine, palmerpenguins) or
 is generated here (tables decided by many weak inputs). The default sets are the ones the sparse
-path was developed on; ``--sets wine01 wine12 digits56 digits29`` runs tables it was not. For each set the whole default pipeline
-runs (auto search, ``companions: [tree, logistic]``) and the script prints:
+path was developed on; ``--sets wine01 wine12 digits56 digits29`` runs tables it was not. For
+each set the whole default pipeline runs (auto search, ``companions: [tree, logistic]``) and
+the script prints:
 
 * per set: the chosen formula's size and agreement with the network's decisions on held-out
   points, beside the tree limited to the formula's size and the full logistic regression, the

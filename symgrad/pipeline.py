@@ -100,6 +100,15 @@ def feature_units(config: dict[str, Any], renamed: dict[str, str] | None = None)
     return {(renamed or {}).get(str(column), str(column)): unit for column, unit in units.items()}
 
 
+def network_data(dataset: Dataset, split: Split, classifier: Classifier | None) -> tuple[Dataset, Split]:
+    """The data as the network reads it: without the columns constant on the training rows
+    (``without_constant``) for a network symgrad trains (``classifier`` None) or trained (here, in
+    a batch or an earlier run, so it lacks them); unchanged for a network that has every column."""
+    if classifier is None or classifier.feature_names != dataset.feature_names:
+        return without_constant(dataset, split)
+    return dataset, split
+
+
 def check_model(classifier: Classifier, dataset: Dataset, spec: NeuronSpec) -> None:
     """Refuse a saved model that does not fit the data or lacks the neuron."""
     classifier.check_matches(dataset.feature_names, dataset.n_classes)
@@ -199,12 +208,10 @@ def interpret(config: dict[str, Any], *, out: str | Path | None = None, model_pa
     # load the model before creating the directory so that a bad path leaves nothing behind
     if classifier is None:
         classifier = Classifier.load(model_path) if model_path else None
-    if classifier is None or classifier.feature_names != dataset.feature_names:
-        # a network symgrad trains (here, in a batch, or in an earlier run) never sees a constant column
-        dataset, split = without_constant(dataset, split)
-        if dataset.constant:
-            say(f"left out the column(s) {list(dataset.constant)}: they take one value on the training rows, so "
-                "neither the network nor a formula can use them")
+    dataset, split = network_data(dataset, split, classifier)
+    if dataset.constant:
+        say(f"left out the column(s) {list(dataset.constant)}: they take one value on the training rows, so "
+            "neither the network nor a formula can use them")
     spec = neuron_spec(config)
     if classifier is not None:
         check_model(classifier, dataset, spec)

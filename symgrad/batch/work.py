@@ -66,10 +66,10 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     Returns:
         ``{"status": "finished" | "failed", "seconds", "error", "test_accuracy"}``.
     """
-    from ..data.tables import split_dataset, without_constant
+    from ..data.tables import split_dataset
     from ..errors import SymgradError
     from ..network.model import Classifier
-    from ..pipeline import load_data, train_model
+    from ..pipeline import load_data, network_data, train_model
     from ..rundir import write_json
     from ..network.train import accuracy
 
@@ -80,15 +80,10 @@ def train_network(config: dict[str, Any], network_dir: str, key: str) -> dict[st
     try:
         dataset, _ = load_data(config)
         split = split_dataset(dataset, fractions=config["data"]["split"], seed=config["seed"])
-        if config["model"]["path"] is not None:
-            # a given model is interpreted, not trained: copied here so that every item reads one file
-            classifier, report = Classifier.load(config["model"]["path"]), None
-        else:
-            classifier, report = None, None
-        if classifier is None or classifier.feature_names != dataset.feature_names:
-            dataset, split = without_constant(dataset, split)  # as interpret() reads the data
-        if classifier is None:
-            classifier, report = train_model(config, split)
+        # a given model is interpreted, not trained: copied here so that every item reads one file
+        given = Classifier.load(config["model"]["path"]) if config["model"]["path"] is not None else None
+        _, split = network_data(dataset, split, given)  # as interpret() reads the data
+        classifier, report = (given, None) if given is not None else train_model(config, split)
         classifier.save(path / MODEL_FILE)
         test_accuracy = accuracy(classifier, split.test)
     except SymgradError as error:

@@ -56,7 +56,8 @@ class Dataset:
         """This data without the features ``names`` (recorded in ``constant`` if ``constant``)."""
         from dataclasses import replace
 
-        keep = [j for j, name in enumerate(self.feature_names) if name not in set(names)]
+        dropped = set(names)
+        keep = [j for j, name in enumerate(self.feature_names) if name not in dropped]
         return replace(self, x=self.x[:, keep], feature_names=tuple(self.feature_names[j] for j in keep),
                        low=None if self.low is None else self.low[keep],
                        high=None if self.high is None else self.high[keep],

@@ -5,6 +5,7 @@ write the threshold with the digits the network's decisions can tell apart and i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..search.base import Front
 from ..search.boundary_form import is_power_law, round_threshold
 from ..search.dimensions import threshold_unit
 from .assess import Evidence, statement
+from .metrics import rule_labels
 from .statement import decision_statement
 from .verdict import FAITHFUL, floor_value, judge
 
@@ -59,11 +61,27 @@ def law_form_choice(front: Front, best: Any, floor: Floor, conclusion: Conclusio
             return law_near <= near and law_agreement >= agreement
         # decisions at least as good also vouch for it where its directions differ more
         return (law_agreement >= agreement or (law_near <= limit and law_agreement >= agreement - LAW_AGREEMENT_SLACK)
-                or law_agreement >= agreement - _chance(e, best, evidence, features))
+                or law_agreement >= agreement - chance(e))
 
+    @functools.cache
+    def chosen_decisions() -> np.ndarray:
+        return _test_decisions(best, evidence, features)
+
+    def chance(law: Any) -> float:
+        """The agreement ``law`` may lose to the choice by chance: 2 sqrt(c) / n, with c of the n
+        test points decided differently by the two thresholded formulas; 0 without evidence."""
+        if evidence is None or not evidence.decides or not len(evidence.test.x):
+            return 0.0
+        try:
+            changed = int(np.sum(_test_decisions(law, evidence, features) != chosen_decisions()))
+        except Exception:  # noqa: BLE001 - a formula that cannot be evaluated gets no benefit of the doubt
+            return 0.0
+        return 2.0 * float(np.sqrt(changed)) / len(evidence.test.x)
+
+    # only products of powers are candidates: test them first, before any decision is computed
     laws = [e for e in front if e is not best and e.complexity <= best.complexity
-            and isinstance(e.metrics.get("boundary_agreement"), (int, float)) and as_good(e)
-            and is_power_law(e.sympy(features))]
+            and isinstance(e.metrics.get("boundary_agreement"), (int, float))
+            and is_power_law(e.sympy(features)) and as_good(e)]
     for law in sorted(laws, key=lambda e: (e.complexity, e.metrics.get("loss_near", e.loss))):
         verdict = judge(law, front, decides=True, floor=floor)
         if verdict.kind != FAITHFUL:
@@ -75,23 +93,10 @@ def law_form_choice(front: Front, best: Any, floor: Floor, conclusion: Conclusio
     return best, conclusion
 
 
-def _chance(law: Any, best: Any, evidence: Evidence | None, features: tuple[str, ...]) -> float:
-    """The agreement ``law`` may lose to ``best`` by chance: 2 sqrt(c) / n, with c of the n test
-    points decided differently by the two thresholded formulas; 0 without evidence."""
-    if evidence is None or not evidence.decides or not len(evidence.test.x):
-        return 0.0
-
-    def decisions(entry: Any) -> np.ndarray:
-        g = value_function(parse_formula(entry.expression, features), features)(evidence.test.x)
-        orientation = int(entry.metrics.get("orientation", 1))
-        with np.errstate(invalid="ignore"):
-            return orientation * g > orientation * float(entry.metrics.get("threshold", 0.0))
-
-    try:
-        changed = int(np.sum(decisions(law) != decisions(best)))
-    except Exception:  # noqa: BLE001 - a formula that cannot be evaluated gets no benefit of the doubt
-        return 0.0
-    return 2.0 * float(np.sqrt(changed)) / len(evidence.test.x)
+def _test_decisions(entry: Any, evidence: Evidence, features: tuple[str, ...]) -> np.ndarray:
+    """(n,) the thresholded formula's labels on the test points (-1 where it is undefined)."""
+    g = value_function(parse_formula(entry.expression, features), features)(evidence.test.x)
+    return rule_labels(g, float(entry.metrics.get("threshold", 0.0)), int(entry.metrics.get("orientation", 1)))
 
 
 def law_statement(conclusion: Conclusion, evidence: Evidence, *, neuron: Neuron,
